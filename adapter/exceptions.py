@@ -1,0 +1,37 @@
+"""The adapter's exceptions.
+
+```
+AdapterError
+├── ConfigurationError   a bad option passed to LambdaAdapter
+├── EventError           an event the adapter cannot turn into a request
+│   ├── UnsupportedEvent an event of no shape the adapter knows
+│   └── MalformedEvent   an event of a known shape with a missing or invalid field
+└── LifespanError        the application's lifespan startup or shutdown failed
+```
+"""
+
+from __future__ import annotations
+
+
+class AdapterError(Exception):
+    """Base class of every exception the adapter raises."""
+
+
+class ConfigurationError(AdapterError, ValueError):
+    """An option given to `LambdaAdapter` is not valid."""
+
+
+class EventError(AdapterError, ValueError):
+    """The Lambda event cannot be turned into an ASGI request."""
+
+
+class UnsupportedEvent(EventError):
+    """The Lambda event is of no shape the adapter supports."""
+
+
+class MalformedEvent(EventError):
+    """The Lambda event looks like a supported shape but a field is missing or invalid."""
+
+
+class LifespanError(AdapterError):
+    """The application's lifespan startup or shutdown failed."""
