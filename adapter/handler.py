@@ -1,0 +1,128 @@
+"""`LambdaAdapter`: the Lambda entry point that runs an ASGI application."""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import logging
+
+from adapter.config import Config, build_config
+from adapter.exceptions import EventError, MalformedEvent
+from adapter.http import internal_error, run_http
+from adapter.lifespan import Lifespan
+from adapter.sources import DEFAULT_SOURCES, EventSource, detect
+from adapter.types import ASGIApp, LambdaContext, LambdaEvent, LambdaResponse
+
+logger = logging.getLogger("adapter")
+
+# The most a synchronous invocation may return, after base64 and JSON encoding; beyond it Lambda fails the
+# invocation and the client sees an opaque 502: https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html
+MAX_RESPONSE_BYTES = 6 * 1024 * 1024
+# Room kept for the JSON around the body and headers.
+_ENVELOPE_BYTES = 1024
+
+
+class LambdaAdapter:
+    """Runs an ASGI application as a Lambda function handler.
+
+    ```python
+    from adapter import LambdaAdapter
+
+    handler = LambdaAdapter(app)  # at import: once per execution environment
+    ```
+
+    Options (keyword-only, checked here; a bad value raises `ConfigurationError`):
+
+    - `lifespan`: `"auto"` (default) runs the application's lifespan startup once, on the first invocation,
+      and carries on without it if the application does not implement it; `"on"` requires it; `"off"` skips it.
+    - `api_gateway_base_path`: the base path of an API Gateway custom-domain mapping (e.g. `"/v1"`). It becomes
+      `root_path` for requests that arrive through it.
+    - `text_mime_types`: more content types to return as text rather than base64.
+    - `exclude_headers`: response header names to drop.
+    - `sources`: the event sources to try, in order (default: HTTP API v2 and Function URLs, ALB, API Gateway
+      payload 1.0, Lambda@Edge).
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        lifespan: str = "auto",
+        api_gateway_base_path: str | None = "/",
+        text_mime_types: list[str] | None = None,
+        exclude_headers: list[str] | None = None,
+        sources: tuple[type[EventSource], ...] = DEFAULT_SOURCES,
+    ) -> None:
+        self.app = app
+        self.config: Config = build_config(
+            lifespan=lifespan,
+            api_gateway_base_path=api_gateway_base_path,
+            text_mime_types=text_mime_types,
+            exclude_headers=exclude_headers,
+        )
+        self.sources = tuple(sources)
+        self._lifespan = Lifespan(app, self.config.lifespan)
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        """The one event loop on which the application runs, for the life of the process."""
+        if self._loop is None or self._loop.is_closed():
+            self._loop = asyncio.new_event_loop()
+            # Lambda sends SIGTERM only to functions with extensions, so process exit is the moment to shut down.
+            atexit.register(self.close)
+        return self._loop
+
+    def startup(self) -> None:
+        """Run the lifespan startup now (e.g. at import, to do it during Lambda's init phase) if not done yet."""
+        if self._lifespan.supported and not self._lifespan.started:
+            self.loop.run_until_complete(self._lifespan.startup())
+
+    def close(self) -> None:
+        """Run the lifespan shutdown and close the event loop. Safe to call more than once."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        atexit.unregister(self.close)
+        try:
+            loop.run_until_complete(self._lifespan.shutdown())
+        finally:
+            pending = asyncio.all_tasks(loop)
+            for task in pending:
+                task.cancel()
+            if pending:
+                loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.close()
+
+    def __call__(self, event: LambdaEvent, context: LambdaContext | None) -> LambdaResponse:
+        source = detect(event, self.sources)
+        try:
+            scope, body = source.to_request(event, context, self.config)
+        except EventError:
+            raise
+        except (KeyError, IndexError, TypeError, AttributeError, ValueError) as exc:
+            # The sources check the fields they need; this names anything else that is not of the documented type.
+            raise MalformedEvent(f"{source.name} event is malformed: {type(exc).__name__}: {exc}") from exc
+
+        lifespan = self._lifespan
+        if lifespan.supported:
+            if not lifespan.started:
+                self.loop.run_until_complete(lifespan.startup())
+            if lifespan.started:
+                scope["state"] = lifespan.state.copy()
+
+        request_id = getattr(context, "aws_request_id", "-")
+        response = self.loop.run_until_complete(run_http(self.app, scope, body, request_id))
+        result = source.to_response(response, event, self.config)
+
+        size = len(result.get("body", "")) + sum(len(str(value)) for value in result.values()) + _ENVELOPE_BYTES
+        if size > MAX_RESPONSE_BYTES:
+            logger.error(
+                "Response of %d bytes is over Lambda's %d byte limit for a synchronous invocation; answering 500 [%s]",
+                size,
+                MAX_RESPONSE_BYTES,
+                request_id,
+            )
+            result = source.to_response(internal_error(b"Response too large for AWS Lambda"), event, self.config)
+        return result

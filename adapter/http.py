@@ -1,0 +1,102 @@
+"""Drive one ASGI HTTP request through the application and collect the whole response.
+
+Nothing here knows about AWS: the request arrives as a scope and a body, the response leaves as a `Response`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from adapter.sources import Response
+from adapter.types import ASGIApp, Message, Scope
+
+logger = logging.getLogger("adapter")
+
+_PLAIN_TEXT = [(b"content-type", b"text/plain; charset=utf-8")]
+
+
+def internal_error(body: bytes = b"Internal Server Error") -> Response:
+    return Response(500, [*_PLAIN_TEXT, (b"content-length", str(len(body)).encode("ascii"))], body)
+
+
+class HTTPCycle:
+    """The state of one request/response exchange: what was received, what the application sent."""
+
+    __slots__ = ("body", "chunks", "complete", "disconnect", "headers", "request_sent", "started", "status")
+
+    def __init__(self, body: bytes) -> None:
+        self.body = body
+        self.request_sent = False
+        self.started = False
+        self.complete = False
+        self.status = 500
+        self.headers: list[tuple[bytes, bytes]] = []
+        self.chunks: list[bytes] = []
+        self.disconnect: asyncio.Future[None] | None = None
+
+    async def receive(self) -> Message:
+        if not self.request_sent:
+            self.request_sent = True
+            return {"type": "http.request", "body": self.body, "more_body": False}
+        # The whole body has been delivered. Report a disconnect only once the response is complete, as a
+        # server would: Starlette's StreamingResponse listens for it and would otherwise stop streaming early.
+        if not self.complete:
+            self.disconnect = asyncio.get_running_loop().create_future()
+            await self.disconnect
+        return {"type": "http.disconnect"}
+
+    async def send(self, message: Message) -> None:
+        message_type = message["type"]
+        if message_type == "http.response.start":
+            if self.started:
+                raise RuntimeError("ASGI application sent 'http.response.start' twice")
+            self.status = int(message["status"])
+            self.headers = [(bytes(name), bytes(value)) for name, value in message.get("headers", ())]
+            self.started = True
+        elif message_type == "http.response.body":
+            if not self.started:
+                raise RuntimeError("ASGI application sent 'http.response.body' before 'http.response.start'")
+            if self.complete:
+                raise RuntimeError("ASGI application sent 'http.response.body' after the response was complete")
+            chunk = message.get("body", b"")
+            if chunk:
+                self.chunks.append(bytes(chunk))
+            if not message.get("more_body", False):
+                self.complete = True
+                if self.disconnect is not None and not self.disconnect.done():
+                    self.disconnect.set_result(None)
+        else:
+            raise RuntimeError(f"ASGI application sent an unexpected message type {message_type!r}")
+
+    def response(self) -> Response:
+        return Response(self.status, self.headers, b"".join(self.chunks))
+
+
+async def run_http(app: ASGIApp, scope: Scope, body: bytes, request_id: str) -> Response:
+    """The application's response to one request; a 500 when it fails before starting one.
+
+    `Exception`s from the application are logged with the Lambda request id; `BaseException`s such as
+    cancellation propagate.
+    """
+    cycle = HTTPCycle(body)
+    try:
+        await app(scope, cycle.receive, cycle.send)
+    except Exception:
+        if not cycle.started:
+            logger.exception(
+                "Exception in ASGI application before the response started; answering 500 [%s]", request_id
+            )
+            return internal_error()
+        logger.exception(
+            "Exception in ASGI application after the response started; returning what was sent [%s]", request_id
+        )
+    else:
+        if not cycle.started:
+            logger.error("ASGI application returned without starting a response; answering 500 [%s]", request_id)
+            return internal_error()
+        if not cycle.complete:
+            logger.error(
+                "ASGI application returned before completing its response; returning what was sent [%s]", request_id
+            )
+    return cycle.response()

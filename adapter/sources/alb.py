@@ -1,0 +1,128 @@
+"""Application Load Balancer target group events, in single-value and multi-value header modes.
+
+https://docs.aws.amazon.com/elasticloadbalancing/latest/application/lambda-functions.html
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from http import HTTPStatus
+from itertools import islice, product
+from typing import Any
+
+from adapter.config import Config
+from adapter.exceptions import MalformedEvent
+from adapter.sources._base import EventSource, Response, base_scope, prepare_response
+from adapter.sources._encoding import decode_body, header_pairs, raw_path, raw_query, server_and_scheme
+from adapter.types import LambdaContext, LambdaEvent, LambdaResponse, Scope
+
+
+class ALB(EventSource):
+    name = "Application Load Balancer"
+
+    @classmethod
+    def matches(cls, event: LambdaEvent) -> bool:
+        request_context = event.get("requestContext")
+        return isinstance(request_context, dict) and "elb" in request_context
+
+    @classmethod
+    def to_request(cls, event: LambdaEvent, context: LambdaContext | None, config: Config) -> tuple[Scope, bytes]:
+        method = event.get("httpMethod")
+        path = event.get("path")
+        if not isinstance(method, str) or not method:
+            raise MalformedEvent(f"{cls.name} event has no httpMethod (got {method!r})")
+        if not isinstance(path, str) or not path.startswith("/"):
+            raise MalformedEvent(f"{cls.name} event has no path starting with '/' (got {path!r})")
+
+        # The target group's multi-value setting decides which keys the event carries (and which the response
+        # must use): https://docs.aws.amazon.com/elasticloadbalancing/latest/application/lambda-functions.html#multi-value-headers
+        multi_headers: dict[str, list[str]] | None = event.get("multiValueHeaders")
+        if multi_headers is not None:
+            headers = header_pairs((name, value) for name, values in multi_headers.items() for value in values or ())
+            query = _query(event.get("multiValueQueryStringParameters") or {}, multi=True)
+        else:
+            headers = header_pairs((event.get("headers") or {}).items())
+            query = _query(event.get("queryStringParameters") or {}, multi=False)
+
+        host = forwarded_port = forwarded_proto = forwarded_for = None
+        for name, value in headers:
+            if name == b"host":
+                host = value.decode("latin-1")
+            elif name == b"x-forwarded-port":
+                forwarded_port = value.decode("latin-1")
+            elif name == b"x-forwarded-proto":
+                forwarded_proto = value.decode("latin-1")
+            elif name == b"x-forwarded-for":
+                forwarded_for = value.decode("latin-1")
+        server, scheme = server_and_scheme(host, forwarded_port, forwarded_proto)
+        # The load balancer appends the address it saw to X-Forwarded-For; entries to its left come from the
+        # client and can be forged, so the last one is the client as far as the load balancer can tell.
+        client_ip = forwarded_for.rsplit(",", 1)[-1].strip() if forwarded_for else None
+
+        scope = base_scope(
+            event=event,
+            context=context,
+            method=method.upper(),
+            raw=raw_path(path),
+            root_path="",
+            query_string=query,
+            headers=headers,
+            scheme=scheme,
+            server=server,
+            client_ip=client_ip,
+            http_version="1.1",
+        )
+        return scope, decode_body(event.get("body"), event.get("isBase64Encoded"), cls.name)
+
+    @classmethod
+    def to_response(cls, response: Response, event: LambdaEvent, config: Config) -> LambdaResponse:
+        prepared = prepare_response(response, config)
+        result: LambdaResponse = {
+            "statusCode": prepared.status,
+            "statusDescription": _status_description(prepared.status),
+            "body": prepared.body,
+            "isBase64Encoded": prepared.is_base64,
+        }
+        if "multiValueHeaders" in event:
+            result["multiValueHeaders"] = prepared.headers
+        else:
+            result["headers"] = _case_mutated(prepared.headers)
+        return result
+
+
+def _query(parameters: dict[str, Any], *, multi: bool) -> bytes:
+    # Unlike API Gateway, the load balancer passes query keys and values still percent-encoded, exactly as the
+    # client sent them, so they are joined back without encoding them a second time.
+    if multi:
+        pairs = [f"{key}={value}" for key, values in parameters.items() for value in values or ()]
+    else:
+        pairs = [f"{key}={value}" for key, value in parameters.items()]
+    return raw_query("&".join(pairs))
+
+
+def _status_description(status: int) -> str:
+    try:
+        return f"{status} {HTTPStatus(status).phrase}"
+    except ValueError:
+        return str(status)
+
+
+def _case_mutated(headers: dict[str, list[str]]) -> dict[str, str]:
+    # In single-value mode a header name can appear once, so several Set-Cookie would collapse into one. Header
+    # names are case-insensitive and the load balancer forwards differently-cased keys as separate headers,
+    # so each extra value gets its own casing of the name (the same answer as Mangum's and serverless-wsgi's).
+    result: dict[str, str] = {}
+    for name, values in headers.items():
+        if len(values) == 1:
+            result[name] = values[0]
+            continue
+        casings = list(islice(_casings(name), len(values)))
+        if len(casings) < len(values):
+            # A name with too few letters to spell every value: the rest travel comma-joined in the last one.
+            values = [*values[: len(casings) - 1], ", ".join(values[len(casings) - 1 :])]
+        result.update(zip(casings, values, strict=True))
+    return result
+
+
+def _casings(name: str) -> Iterator[str]:
+    return ("".join(chars) for chars in product(*({char.lower(): None, char.upper(): None} for char in name)))

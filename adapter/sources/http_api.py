@@ -1,0 +1,96 @@
+"""Payload format 2.0: HTTP APIs and Lambda Function URLs.
+
+https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-develop-integrations-lambda.html
+https://docs.aws.amazon.com/lambda/latest/dg/urls-invocation.html#urls-payloads
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from adapter.config import Config
+from adapter.exceptions import MalformedEvent
+from adapter.sources._base import EventSource, Response, base_scope, prepare_response
+from adapter.sources._encoding import (
+    decode_body,
+    header_pairs,
+    http_api_root_path,
+    raw_path,
+    raw_query,
+    server_and_scheme,
+)
+from adapter.types import LambdaContext, LambdaEvent, LambdaResponse, Scope
+
+
+class HTTPAPIV2(EventSource):
+    """HTTP API events with payload format 2.0, and Function URL events, which share the shape."""
+
+    name = "API Gateway HTTP API (payload 2.0)"
+
+    @classmethod
+    def matches(cls, event: LambdaEvent) -> bool:
+        return event.get("version") == "2.0" and "requestContext" in event
+
+    @classmethod
+    def to_request(cls, event: LambdaEvent, context: LambdaContext | None, config: Config) -> tuple[Scope, bytes]:
+        request_context: dict[str, Any] = event["requestContext"] or {}
+        http: dict[str, Any] = request_context.get("http") or {}
+        method = http.get("method")
+        path = event.get("rawPath")
+        if not isinstance(method, str) or not method:
+            raise MalformedEvent(f"{cls.name} event has no requestContext.http.method (got {method!r})")
+        if not isinstance(path, str) or not path.startswith("/"):
+            raise MalformedEvent(f"{cls.name} event has no rawPath starting with '/' (got {path!r})")
+
+        # Payload 2.0 joins the values of a repeated header with commas and moves Cookie headers to `cookies`.
+        # A Function URL also leaves the Cookie header in place, so it is dropped here to avoid sending it twice.
+        raw_headers: dict[str, str] = event.get("headers") or {}
+        cookies = event.get("cookies")
+        pairs = raw_headers.items()
+        if cookies:
+            pairs = [(name, value) for name, value in pairs if name.lower() != "cookie"]  # type: ignore[assignment]
+        headers = header_pairs(pairs)
+        if cookies:
+            headers.append((b"cookie", "; ".join(cookies).encode("latin-1", "replace")))
+        server, scheme = server_and_scheme(
+            raw_headers.get("host"), raw_headers.get("x-forwarded-port"), raw_headers.get("x-forwarded-proto")
+        )
+
+        # HTTP API puts the stage in rawPath when it is not $default, and decodes escapes such as %20 in it
+        # (a literal space arrives), while a Function URL keeps rawPath as sent; raw_path() handles both.
+        raw = raw_path(path)
+        stage = request_context.get("stage")
+        domain = request_context.get("domainName") or ""
+        # A Function URL has neither stages nor base path mappings.
+        root_path = "" if ".lambda-url." in domain else http_api_root_path(raw, stage, config.api_gateway_base_path)
+
+        protocol = http.get("protocol") or "HTTP/1.1"
+        scope = base_scope(
+            event=event,
+            context=context,
+            method=method.upper(),
+            raw=raw,
+            root_path=root_path,
+            query_string=raw_query(event.get("rawQueryString") or ""),
+            headers=headers,
+            scheme=scheme,
+            server=server,
+            client_ip=http.get("sourceIp"),
+            http_version="2" if protocol == "HTTP/2.0" else protocol.removeprefix("HTTP/"),
+        )
+        return scope, decode_body(event.get("body"), event.get("isBase64Encoded"), cls.name)
+
+    @classmethod
+    def to_response(cls, response: Response, event: LambdaEvent, config: Config) -> LambdaResponse:
+        prepared = prepare_response(response, config)
+        # Every Set-Cookie goes in `cookies`; other repeated headers are joined with commas (RFC 9110 5.3).
+        cookies = prepared.headers.pop("set-cookie", [])
+        result: LambdaResponse = {
+            "statusCode": prepared.status,
+            "headers": {name: ", ".join(values) for name, values in prepared.headers.items()},
+            "body": prepared.body,
+            "isBase64Encoded": prepared.is_base64,
+        }
+        if cookies:
+            result["cookies"] = cookies
+        return result

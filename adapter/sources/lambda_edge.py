@@ -1,0 +1,125 @@
+"""Lambda@Edge viewer-request and origin-request events, answered with a generated response.
+
+https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/lambda-event-structure.html
+https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/lambda-generating-http-responses.html
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from adapter.config import Config
+from adapter.exceptions import MalformedEvent, UnsupportedEvent
+from adapter.sources._base import EventSource, Response, base_scope, prepare_response
+from adapter.sources._encoding import decode_body, header_pairs, raw_path, raw_query, server_and_scheme
+from adapter.types import LambdaContext, LambdaEvent, LambdaResponse, Scope
+
+# Headers CloudFront does not accept in a generated response (hop-by-hop headers and those it sets itself):
+# https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/edge-functions-restrictions.html#function-restrictions-headers
+_DISALLOWED = frozenset(
+    {
+        "connection",
+        "expect",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "proxy-connection",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+        "via",
+        "x-cache",
+        "x-forwarded-proto",
+        "x-real-ip",
+    }
+)
+_DISALLOWED_PREFIXES = ("x-accel-", "x-amz-cf-", "x-edge-")
+
+
+def _cf(event: LambdaEvent) -> dict[str, Any]:
+    cf: dict[str, Any] = event["Records"][0]["cf"]
+    return cf
+
+
+class LambdaEdge(EventSource):
+    name = "Lambda@Edge"
+
+    @classmethod
+    def matches(cls, event: LambdaEvent) -> bool:
+        records = event.get("Records")
+        return isinstance(records, list) and len(records) == 1 and isinstance(records[0], dict) and "cf" in records[0]
+
+    @classmethod
+    def to_request(cls, event: LambdaEvent, context: LambdaContext | None, config: Config) -> tuple[Scope, bytes]:
+        cf = _cf(event)
+        event_type = (cf.get("config") or {}).get("eventType")
+        if "response" in cf or event_type in ("origin-response", "viewer-response"):
+            raise UnsupportedEvent(
+                f"{cls.name} {event_type or 'response'} events carry CloudFront's response, not a request; "
+                "attach the function to viewer-request or origin-request events"
+            )
+        request = cf.get("request")
+        if not isinstance(request, dict):
+            raise MalformedEvent(f"{cls.name} event has no Records[0].cf.request object")
+        method = request.get("method")
+        uri = request.get("uri")
+        if not isinstance(method, str) or not method:
+            raise MalformedEvent(f"{cls.name} event has no request.method (got {method!r})")
+        if not isinstance(uri, str) or not uri.startswith("/"):
+            raise MalformedEvent(f"{cls.name} event has no request.uri starting with '/' (got {uri!r})")
+
+        # Headers arrive as {"lower-case name": [{"key": "Name", "value": "..."}]}.
+        cf_headers: dict[str, list[dict[str, str]]] = request.get("headers") or {}
+        headers = header_pairs((name, item["value"]) for name, items in cf_headers.items() for item in items)
+        host = _first(cf_headers, "host")
+        proto = _first(cf_headers, "cloudfront-forwarded-proto")
+        server, scheme = server_and_scheme(host, None, proto)
+
+        body = request.get("body") or {}
+        if body.get("inputTruncated"):
+            # CloudFront cuts bodies over its limit and says so; handing the app a partial body would lose data.
+            raise MalformedEvent(f"{cls.name} request body was truncated by CloudFront (inputTruncated is true)")
+        scope = base_scope(
+            event=event,
+            context=context,
+            method=method.upper(),
+            raw=raw_path(uri),
+            root_path="",
+            query_string=raw_query(request.get("querystring") or ""),
+            headers=headers,
+            scheme=scheme,
+            server=server,
+            client_ip=request.get("clientIp"),
+            http_version="1.1",
+        )
+        return scope, decode_body(body.get("data"), body.get("encoding") == "base64", cls.name)
+
+    @classmethod
+    def to_response(cls, response: Response, event: LambdaEvent, config: Config) -> LambdaResponse:
+        prepared = prepare_response(response, config)
+        headers = {
+            name: [{"key": name, "value": value} for value in values]
+            for name, values in prepared.headers.items()
+            if name not in _DISALLOWED and not name.startswith(_DISALLOWED_PREFIXES)
+        }
+        return {
+            "status": str(prepared.status),
+            "statusDescription": _phrase(prepared.status),
+            "headers": headers,
+            "body": prepared.body,
+            "bodyEncoding": "base64" if prepared.is_base64 else "text",
+        }
+
+
+def _first(headers: dict[str, list[dict[str, str]]], name: str) -> str | None:
+    items = headers.get(name)
+    return items[0]["value"] if items else None
+
+
+def _phrase(status: int) -> str:
+    from http import HTTPStatus
+
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""
