@@ -1,0 +1,54 @@
+"""The Starlette application: `uvicorn sample_app.app:app` locally, `sample_app.handler.handler` in Lambda."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import TypedDict
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
+
+from sample_app.links import DynamoDBUnavailable, LinkStore
+from sample_app.models import bind
+from sample_app.problems import EXCEPTION_HANDLERS
+from sample_app.routes import routes
+from sample_app.settings import Settings
+
+logger = logging.getLogger("sample_app")
+
+# Requests carry a URL and a code: 16 KiB is plenty, and anything bigger is refused with a 413 before it is read.
+MAX_BODY_SIZE = 16 * 1024
+
+
+class State(TypedDict):
+    store: LinkStore
+
+
+def create_app(settings: Settings) -> Starlette:
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[State]:
+        # Once per process (per Lambda execution environment): bind the models and create the DynamoDB client,
+        # whose first request also opens the connection that later requests reuse.
+        store = LinkStore(bind(settings))
+        try:
+            status = await run_in_threadpool(store.table_status)
+            logger.info("DynamoDB table %r is %s", settings.links_table, status)
+        except DynamoDBUnavailable as error:
+            # Start anyway: /health and every data route answer 503 until DynamoDB is back.
+            logger.warning("%s", error)
+        yield {"store": store}
+
+    middleware: list[Middleware] = []
+    return Starlette(
+        routes=routes,
+        middleware=middleware,
+        exception_handlers=EXCEPTION_HANDLERS,
+        lifespan=lifespan,
+        max_body_size=MAX_BODY_SIZE,
+    )
+
+
+app = create_app(Settings.from_environ())

@@ -1,0 +1,326 @@
+"""What the app does with links in DynamoDB, one method per operation. Synchronous, like PynamoDB: the routes
+call these methods in a worker thread.
+
+Every write that could lose data is a single conditional request, so DynamoDB itself settles races:
+creating a code that exists, replacing a link someone else changed, counting clicks, and retried creates.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import hashlib
+import json
+import random
+import secrets
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from botocore.exceptions import BotoCoreError  # type: ignore[import-untyped]
+from pynamodb.exceptions import DoesNotExist, PynamoDBException, TransactWriteError
+from pynamodb.transactions import TransactWrite
+
+from sample_app.models import IDEMPOTENCY_KEY_PREFIX, LINK, Link, Models
+
+# How long a create remembers its Idempotency-Key, as Stripe does: https://docs.stripe.com/api/idempotent_requests
+IDEMPOTENCY_WINDOW = datetime.timedelta(hours=24)
+
+# DynamoDB's own error codes for a request it could not serve right now, rather than one that is wrong:
+# https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Programming.Errors.html
+_THROTTLED = {
+    "ProvisionedThroughputExceededException",
+    "RequestLimitExceeded",
+    "ThrottlingException",
+    "InternalServerError",
+    "ServiceUnavailable",
+}
+
+
+class LinkNotFound(Exception):
+    pass
+
+
+class CodeTaken(Exception):
+    pass
+
+
+class VersionMismatch(Exception):
+    """The link exists, at another version than the client's If-Match."""
+
+    def __init__(self, current: Link) -> None:
+        super().__init__(f"link {current.code!r} is at version {current.version}")
+        self.current = current
+
+
+class IdempotencyKeyReused(Exception):
+    """The Idempotency-Key was first used with another request."""
+
+
+class IdempotencyKeyBusy(Exception):
+    """Other requests with the same Idempotency-Key kept the transaction from settling."""
+
+
+class DynamoDBUnavailable(Exception):
+    """DynamoDB could not serve the request: unreachable, throttling, or the table is missing.
+
+    `str()` is the log line, with the endpoint and the cause; `public_detail` is what the client is told.
+    """
+
+    def __init__(self, message: str, public_detail: str) -> None:
+        super().__init__(message)
+        self.public_detail = public_detail
+
+
+@dataclass(frozen=True)
+class Created:
+    link: Link
+    # True when an Idempotency-Key matched an earlier create, whose result this is.
+    replayed: bool
+
+
+@dataclass(frozen=True)
+class Page:
+    links: list[Link]
+    # The code to resume after, or None on the last page.
+    after: str | None
+
+
+# Any version: what `If-Match: *` asks for.
+ANY_VERSION = None
+
+
+class LinkStore:
+    def __init__(self, models: Models) -> None:
+        self.models = models
+        self.Link = models.link
+
+    # ---- health -----------------------------------------------------------------------------------------
+
+    def table_status(self) -> str:
+        """The table's status (ACTIVE, UPDATING, ...), from DescribeTable."""
+        with self._dynamodb_errors():
+            description = self.Link.describe_table()
+        status: str = description["TableStatus"]
+        return status
+
+    # ---- reads ------------------------------------------------------------------------------------------
+
+    def get(self, code: str) -> Link:
+        with self._dynamodb_errors():
+            try:
+                return self.Link.get(code)
+            except DoesNotExist:
+                raise LinkNotFound(code) from None
+
+    def page(self, limit: int, after: str | None) -> Page:
+        """Up to `limit` links after the code `after`, in the table's order (that of the hashed codes).
+
+        A Scan reads at most `limit + 1` items per request here, never the whole table: the extra item tells
+        whether another page exists, so the last page does not come with a cursor to an empty one.
+        The filter skips idempotency records; DynamoDB applies it after reading, which is why the iterator may
+        need a second request to fill the page (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Scan.html#Scan.FilterExpression).
+        """
+        start = None if after is None else {"code": {"S": after}}
+        with self._dynamodb_errors():
+            results = self.Link.scan(
+                filter_condition=self.Link.kind == LINK, limit=limit, page_size=limit + 1, last_evaluated_key=start
+            )
+            links = list(results)
+            last_key = results.last_evaluated_key
+        return Page(links, None if last_key is None else last_key["code"]["S"])
+
+    # ---- writes -----------------------------------------------------------------------------------------
+
+    def create(self, url: str, code: str | None, idempotency_key: str | None) -> Created:
+        """A new link with `code`, or a random one; 409 material (CodeTaken) if `code` exists.
+
+        With an Idempotency-Key, the link and a record of it are written in one transaction, each on condition
+        that it does not exist yet. Of concurrent retries exactly one transaction commits; the others find the
+        record and return the link it names, so every retry answers with the same link.
+        """
+        if idempotency_key is None:
+            return Created(self._create(url, code), replayed=False)
+        return self._create_idempotently(url, code, idempotency_key)
+
+    def _create(self, url: str, code: str | None) -> Link:
+        for attempt_code in _codes(code):
+            link = self.Link(code=attempt_code, url=url, created_at=_now())
+            with self._dynamodb_errors():
+                try:
+                    # PutItem would silently replace an existing link: the condition makes it fail instead.
+                    link.save(condition=self.Link.code.does_not_exist())
+                except PynamoDBException as error:
+                    if error.cause_response_code != "ConditionalCheckFailedException":
+                        raise
+                    continue
+            return link
+        if code is not None:
+            raise CodeTaken(code)
+        raise RuntimeError("every random code drawn was taken")
+
+    def _create_idempotently(self, url: str, code: str | None, idempotency_key: str) -> Created:
+        Record = self.models.idempotency
+        key = IDEMPOTENCY_KEY_PREFIX + idempotency_key
+        fingerprint = _fingerprint(url, code)
+        codes = _codes(code)
+        attempt_code = next(codes)
+        for attempt in range(8):
+            now = _now()
+            link = self.Link(code=attempt_code, url=url, created_at=now)
+            record = Record(
+                key=key,
+                fingerprint=fingerprint,
+                link_code=link.code,
+                link_url=url,
+                link_created_at=now,
+                expires_at=now + IDEMPOTENCY_WINDOW,
+            )
+            with self._dynamodb_errors():
+                try:
+                    with TransactWrite(connection=self.models.connection) as transaction:
+                        transaction.save(link, condition=self.Link.code.does_not_exist())
+                        # An expired record that DynamoDB's TTL has not deleted yet (it can take days) is free.
+                        transaction.save(record, condition=Record.key.does_not_exist() | (Record.expires_at < now))
+                    return Created(link, replayed=False)
+                except TransactWriteError as error:
+                    if error.cause_response_code != "TransactionCanceledException":
+                        raise
+                    link_reason, record_reason = (
+                        reason.code if reason else None for reason in error.cancellation_reasons
+                    )
+                if record_reason == "ConditionalCheckFailed":
+                    replayed = self._replay(key, fingerprint, now)
+                    if replayed is not None:
+                        return Created(replayed, replayed=True)
+                elif link_reason == "ConditionalCheckFailed":
+                    if code is not None:
+                        raise CodeTaken(code)
+                    attempt_code = next(codes, "")
+                    if not attempt_code:
+                        raise RuntimeError("every random code drawn was taken")
+                    continue
+            # TransactionConflict: another transaction on the same items was in flight. Wait a little (with
+            # jitter, so the retries spread out) and try again; the record is likely there by then.
+            # https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/transaction-apis.html#transaction-conflict-handling
+            time.sleep(random.uniform(0.01, 0.05) * (attempt + 1))
+        raise IdempotencyKeyBusy(idempotency_key)
+
+    def _replay(self, key: str, fingerprint: str, now: datetime.datetime) -> Link | None:
+        """The link an unexpired record names, as it was first returned; None if the record is gone."""
+        try:
+            record = self.models.idempotency.get(key, consistent_read=True)
+        except DoesNotExist:
+            return None
+        if record.expires_at < now:
+            return None
+        if record.fingerprint != fingerprint:
+            raise IdempotencyKeyReused(key)
+        return self.Link(
+            code=record.link_code, url=record.link_url, created_at=record.link_created_at, clicks=0, version=1
+        )
+
+    def update_url(self, code: str, url: str, versions: frozenset[int] | None) -> Link:
+        """Replaces the target of `code`, if its version is one of `versions` (None: any version).
+
+        One UpdateItem, conditional on the version: of concurrent updates from the same version, one succeeds
+        and the others fail, so none is lost (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/WorkingWithItems.html#WorkingWithItems.ConditionalUpdate).
+        """
+        condition = self.Link.code.exists()
+        if versions is not None:
+            if not versions:
+                raise VersionMismatch(self.get(code))
+            condition &= self.Link.version.is_in(*versions)
+        # A version on the instance makes PynamoDB add `ADD version 1` to the update; the value itself is not
+        # used, since the condition above, rather than PynamoDB's own, says which versions may be replaced.
+        link = self.Link(code=code, version=0)
+        with self._dynamodb_errors():
+            try:
+                link.update(actions=[self.Link.url.set(url)], condition=condition, add_version_condition=False)
+            except PynamoDBException as error:
+                if error.cause_response_code != "ConditionalCheckFailedException":
+                    raise
+                raise VersionMismatch(self.get(code)) from None
+        return link
+
+    def delete(self, code: str, versions: frozenset[int] | None) -> None:
+        condition = self.Link.code.exists()
+        if versions is not None:
+            if not versions:
+                raise VersionMismatch(self.get(code))
+            condition &= self.Link.version.is_in(*versions)
+        with self._dynamodb_errors():
+            try:
+                self.Link(code=code).delete(condition=condition, add_version_condition=False)
+            except PynamoDBException as error:
+                if error.cause_response_code != "ConditionalCheckFailedException":
+                    raise
+                raise VersionMismatch(self.get(code)) from None
+
+    def click(self, code: str) -> str:
+        """Counts a click on `code` and returns its target URL: one atomic `ADD clicks 1`, so concurrent clicks
+        all count (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/WorkingWithItems.html#WorkingWithItems.AtomicCounters)."""
+        Clicks = self.models.link_clicks
+        link = Clicks(code=code)
+        with self._dynamodb_errors():
+            try:
+                link.update(actions=[Clicks.clicks.add(1)], condition=Clicks.code.exists())
+            except PynamoDBException as error:
+                if error.cause_response_code != "ConditionalCheckFailedException":
+                    raise
+                raise LinkNotFound(code) from None
+        return link.url
+
+    # ---- errors -----------------------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _dynamodb_errors(self) -> Iterator[None]:
+        """Turns the errors that mean "DynamoDB cannot serve this now" into DynamoDBUnavailable."""
+        try:
+            yield
+        except (PynamoDBException, BotoCoreError) as error:
+            unavailable = self._unavailable(error)
+            if unavailable is None:
+                raise
+            raise unavailable from error
+
+    def _unavailable(self, error: Exception) -> DynamoDBUnavailable | None:
+        settings = self.models.settings
+        where = settings.dynamodb_endpoint
+        cause = error.cause if isinstance(error, PynamoDBException) else error
+        code = error.cause_response_code if isinstance(error, PynamoDBException) else None
+        if isinstance(cause, BotoCoreError):
+            # No connection, a timeout, or no credentials: the request never reached DynamoDB.
+            return DynamoDBUnavailable(
+                f"DynamoDB unreachable at {where}: {cause}",
+                "DynamoDB is unreachable, so links cannot be read or written right now; retry in a moment.",
+            )
+        if code == "ResourceNotFoundException":
+            return DynamoDBUnavailable(
+                f"DynamoDB table {settings.links_table!r} does not exist at {where}",
+                "The links table does not exist in DynamoDB.",
+            )
+        if code in _THROTTLED:
+            return DynamoDBUnavailable(
+                f"DynamoDB at {where} refused the request for now ({code}): {cause}",
+                "DynamoDB is busy, so links cannot be read or written right now; retry in a moment.",
+            )
+        return None
+
+
+def _now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC)
+
+
+def _codes(code: str | None) -> Iterator[str]:
+    """`code` itself, or fresh random codes: 8 URL-safe characters (48 bits) rarely collide, and a collision
+    only means drawing again."""
+    if code is not None:
+        yield code
+        return
+    for _ in range(5):
+        yield secrets.token_urlsafe(6)
+
+
+def _fingerprint(url: str, code: str | None) -> str:
+    return hashlib.sha256(json.dumps({"url": url, "code": code}, sort_keys=True).encode()).hexdigest()
