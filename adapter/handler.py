@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import json
 import logging
 
 from adapter.config import Config, build_config
@@ -18,8 +19,8 @@ logger = logging.getLogger("adapter")
 # The most a synchronous invocation may return, after base64 and JSON encoding; beyond it Lambda fails the
 # invocation and the client sees an opaque 502: https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html
 MAX_RESPONSE_BYTES = 6 * 1024 * 1024
-# Room kept for the JSON around the body and headers.
-_ENVELOPE_BYTES = 1024
+# A body this small cannot take the response near the limit, so its size is not worked out.
+_SMALL_BODY_BYTES = 1024 * 1024
 
 
 class LambdaAdapter:
@@ -105,24 +106,62 @@ class LambdaAdapter:
             # The sources check the fields they need; this names anything else that is not of the documented type.
             raise MalformedEvent(f"{source.name} event is malformed: {type(exc).__name__}: {exc}") from exc
 
+        if body:
+            headers = scope["headers"]
+            for name, _ in headers:
+                if name == b"content-length" or name == b"transfer-encoding":
+                    break
+            else:
+                # REST APIs drop the client's Content-Length (see the live capture in
+                # tests/events/voker/rest-v1-live-encoding-probe.json), and WSGI bridges read exactly CONTENT_LENGTH
+                # bytes of body: without it, Flask and Django behind a2wsgi would see an empty body.
+                headers.append((b"content-length", str(len(body)).encode("ascii")))
+
+        if body:
+            headers = scope["headers"]
+            for name, _ in headers:
+                if name == b"content-length" or name == b"transfer-encoding":
+                    break
+            else:
+                # REST APIs drop the client's Content-Length (see the live capture in
+                # tests/events/voker/rest-v1-live-encoding-probe.json), and WSGI bridges read exactly CONTENT_LENGTH
+                # bytes of body: without it, Flask and Django behind a2wsgi would see an empty body.
+                headers.append((b"content-length", str(len(body)).encode("ascii")))
+
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            loop = self.loop
         lifespan = self._lifespan
         if lifespan.supported:
             if not lifespan.started:
-                self.loop.run_until_complete(lifespan.startup())
+                loop.run_until_complete(lifespan.startup())
             if lifespan.started:
+                # A shallow copy per request, as uvicorn gives: requests share what startup put there.
                 scope["state"] = lifespan.state.copy()
 
         request_id = getattr(context, "aws_request_id", "-")
-        response = self.loop.run_until_complete(run_http(self.app, scope, body, request_id))
+        response = loop.run_until_complete(run_http(self.app, scope, body, request_id))
         result = source.to_response(response, event, self.config)
-
-        size = len(result.get("body", "")) + sum(len(str(value)) for value in result.values()) + _ENVELOPE_BYTES
-        if size > MAX_RESPONSE_BYTES:
+        if len(response.body) > _SMALL_BODY_BYTES and _payload_size(result) > MAX_RESPONSE_BYTES:
             logger.error(
                 "Response of %d bytes is over Lambda's %d byte limit for a synchronous invocation; answering 500 [%s]",
-                size,
+                _payload_size(result),
                 MAX_RESPONSE_BYTES,
                 request_id,
             )
             result = source.to_response(internal_error(b"Response too large for AWS Lambda"), event, self.config)
         return result
+
+
+def _payload_size(result: LambdaResponse) -> int:
+    """The size of the response as Lambda serialises it, to within a few bytes."""
+    body = result.pop("body", "")
+    try:
+        envelope = len(json.dumps(result))
+    finally:
+        result["body"] = body
+    # A base64 body needs no escaping; a text one may (quotes, control and non-ASCII characters).
+    body_size = (
+        len(body) if result.get("isBase64Encoded") or result.get("bodyEncoding") == "base64" else len(json.dumps(body))
+    )
+    return envelope + body_size + len(',"body":')

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterable
 
 from adapter.sources import Response
 from adapter.types import ASGIApp, Message, Scope
@@ -31,7 +32,8 @@ class HTTPCycle:
         self.started = False
         self.complete = False
         self.status = 500
-        self.headers: list[tuple[bytes, bytes]] = []
+        # Kept as the application sent them: an iterable of [name, value] byte pairs (ASGI allows lists).
+        self.headers: Iterable[tuple[bytes, bytes]] = []
         self.chunks: list[bytes] = []
         self.disconnect: asyncio.Future[None] | None = None
 
@@ -52,7 +54,7 @@ class HTTPCycle:
             if self.started:
                 raise RuntimeError("ASGI application sent 'http.response.start' twice")
             self.status = int(message["status"])
-            self.headers = [(bytes(name), bytes(value)) for name, value in message.get("headers", ())]
+            self.headers = message.get("headers") or []
             self.started = True
         elif message_type == "http.response.body":
             if not self.started:
@@ -61,7 +63,7 @@ class HTTPCycle:
                 raise RuntimeError("ASGI application sent 'http.response.body' after the response was complete")
             chunk = message.get("body", b"")
             if chunk:
-                self.chunks.append(bytes(chunk))
+                self.chunks.append(chunk)
             if not message.get("more_body", False):
                 self.complete = True
                 if self.disconnect is not None and not self.disconnect.done():

@@ -37,8 +37,6 @@ class Lifespan:
         self._exception: BaseException | None = None
 
     async def startup(self) -> None:
-        if not self.supported:
-            return
         self._reset()
         self._messages = asyncio.Queue()
         self._startup_done = asyncio.Event()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -13,7 +14,7 @@ from adapter.types import Headers, LambdaContext, LambdaEvent, LambdaResponse, S
 @dataclass(slots=True)
 class Response:
     status: int
-    headers: Headers
+    headers: Iterable[tuple[bytes, bytes]]
     body: bytes
 
 

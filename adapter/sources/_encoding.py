@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import binascii
 import re
-from base64 import b64decode, b64encode
-from collections.abc import Iterable
 from urllib.parse import quote, unquote
 
 from adapter.config import Config
@@ -42,8 +40,9 @@ def decode_body(body: object, is_base64: object, source: str) -> bytes:
         raise MalformedEvent(f"{source} event has a body of type {type(body).__name__}; expected a string or null")
     if is_base64:
         try:
-            return b64decode(body, validate=True)
-        except binascii.Error as exc:
+            # strict_mode rejects anything that is not base64, in C (b64decode(validate=True) runs a regex first).
+            return binascii.a2b_base64(body, strict_mode=True)
+        except (binascii.Error, ValueError) as exc:
             raise MalformedEvent(
                 f"{source} event says isBase64Encoded but its body is not valid base64: {exc}"
             ) from None
@@ -87,26 +86,89 @@ def http_api_root_path(raw: bytes, stage: object, base_path: str) -> str:
     return root_path_for(raw, base_path)
 
 
-def header_pairs(headers: Iterable[tuple[str, str]]) -> Headers:
-    # ASGI wants lower-cased names and bytes; header values are latin-1 on the wire (RFC 9110 5.5), and API
-    # Gateway hands us str, so anything outside latin-1 is carried as UTF-8 rather than failing the request.
-    pairs: Headers = []
-    for name, value in headers:
-        try:
-            encoded = value.encode("latin-1")
-        except UnicodeEncodeError:
-            encoded = value.encode("utf-8")
-        pairs.append((name.lower().encode("latin-1"), encoded))
-    return pairs
+# Header names repeat from one invocation to the next, so their lower-cased bytes are kept (bounded, so that
+# a client sending random names cannot grow it without end).
+_NAMES: dict[str, bytes] = {}
+_NAMES_MAX = 1024
+
+
+def _name(name: str) -> bytes:
+    encoded = name.lower().encode("latin-1", "replace")
+    if len(_NAMES) < _NAMES_MAX:
+        _NAMES[name] = encoded
+    return encoded
+
+
+def _value(value: str) -> bytes:
+    # Header values are latin-1 on the wire (RFC 9110 5.5), but API Gateway hands over str and may carry
+    # anything; what latin-1 cannot hold travels as UTF-8 rather than failing the request.
+    try:
+        return value.encode("latin-1")
+    except UnicodeEncodeError:
+        return value.encode("utf-8")
+
+
+def headers_from_single(headers: dict[str, str]) -> Headers:
+    """ASGI headers from a `{"Name": "value"}` mapping: names lower-cased, everything bytes."""
+    names = _NAMES.get
+    try:
+        return [(names(name) or _name(name), value.encode("latin-1")) for name, value in headers.items()]
+    except (UnicodeEncodeError, AttributeError):
+        return [(_name(name), _value(str(value))) for name, value in headers.items()]
+
+
+def headers_from_multi(headers: dict[str, list[str]]) -> Headers:
+    """ASGI headers from a `{"Name": ["value", ...]}` mapping: one pair per value, in order."""
+    names = _NAMES.get
+    try:
+        return [
+            (names(name) or _name(name), value.encode("latin-1"))
+            for name, values in headers.items()
+            for value in (values if values.__class__ is list else _values(name, values))
+        ]
+    except (UnicodeEncodeError, AttributeError):
+        return [
+            (_name(name), _value(str(value)))
+            for name, values in headers.items()
+            for value in (values if values.__class__ is list else _values(name, values))
+        ]
+
+
+def _values(name: str, values: object) -> list[str]:
+    if values is None:
+        return []
+    raise MalformedEvent(f"multi-value header {name!r} must map to a list of strings, not {type(values).__name__}")
 
 
 def server_and_scheme(host: str | None, port: str | None, proto: str | None) -> tuple[tuple[str, int] | None, str]:
+    """`scope["server"]` and `scope["scheme"]` from the Host, X-Forwarded-Port and X-Forwarded-Proto headers.
+
+    API Gateway, Function URLs and ALB terminate TLS in front of Lambda and say so in the forwarding headers.
+    """
     scheme = proto.split(",", 1)[0].strip().lower() if proto else "https"
+    if scheme != "https" and scheme != "http":
+        scheme = "https"
     if not host:
         return None, scheme
-    name, _, host_port = host.rpartition(":") if host.count(":") == 1 else (host, "", "")
+    host_port = ""
+    if ":" in host and not host.endswith("]"):  # "[::1]" is an IPv6 address without a port
+        host, _, host_port = host.rpartition(":")
     port_text = port.split(",", 1)[0].strip() if port else host_port
-    return (name, int(port_text) if port_text.isdigit() else (443 if scheme == "https" else 80)), scheme
+    return (host, int(port_text) if port_text.isdigit() else (443 if scheme == "https" else 80)), scheme
+
+
+def server_and_scheme_from(
+    lookup: dict[bytes, bytes], proto_header: bytes = b"x-forwarded-proto"
+) -> tuple[tuple[str, int] | None, str]:
+    """`server_and_scheme` for headers already turned into ASGI pairs (names lower-cased)."""
+    host = lookup.get(b"host")
+    port = lookup.get(b"x-forwarded-port")
+    proto = lookup.get(proto_header)
+    return server_and_scheme(
+        host.decode("latin-1") if host else None,
+        port.decode("latin-1") if port else None,
+        proto.decode("latin-1") if proto else None,
+    )
 
 
 def is_text(content_type: bytes | None, content_encoding: bytes | None, config: Config) -> bool:
@@ -134,4 +196,4 @@ def encode_body(body: bytes, text: bool) -> tuple[str, bool]:
             return body.decode("utf-8"), False
         except UnicodeDecodeError:
             pass
-    return b64encode(body).decode("ascii"), True
+    return binascii.b2a_base64(body, newline=False).decode("ascii"), True

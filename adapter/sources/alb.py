@@ -13,7 +13,14 @@ from typing import Any
 from adapter.config import Config
 from adapter.exceptions import MalformedEvent
 from adapter.sources._base import EventSource, Response, base_scope, prepare_response
-from adapter.sources._encoding import decode_body, header_pairs, raw_path, raw_query, server_and_scheme
+from adapter.sources._encoding import (
+    decode_body,
+    headers_from_multi,
+    headers_from_single,
+    raw_path,
+    raw_query,
+    server_and_scheme_from,
+)
 from adapter.types import LambdaContext, LambdaEvent, LambdaResponse, Scope
 
 
@@ -38,26 +45,18 @@ class ALB(EventSource):
         # must use): https://docs.aws.amazon.com/elasticloadbalancing/latest/application/lambda-functions.html#multi-value-headers
         multi_headers: dict[str, list[str]] | None = event.get("multiValueHeaders")
         if multi_headers is not None:
-            headers = header_pairs((name, value) for name, values in multi_headers.items() for value in values or ())
+            headers = headers_from_multi(multi_headers)
             query = _query(event.get("multiValueQueryStringParameters") or {}, multi=True)
         else:
-            headers = header_pairs((event.get("headers") or {}).items())
+            headers = headers_from_single(event.get("headers") or {})
             query = _query(event.get("queryStringParameters") or {}, multi=False)
 
-        host = forwarded_port = forwarded_proto = forwarded_for = None
-        for name, value in headers:
-            if name == b"host":
-                host = value.decode("latin-1")
-            elif name == b"x-forwarded-port":
-                forwarded_port = value.decode("latin-1")
-            elif name == b"x-forwarded-proto":
-                forwarded_proto = value.decode("latin-1")
-            elif name == b"x-forwarded-for":
-                forwarded_for = value.decode("latin-1")
-        server, scheme = server_and_scheme(host, forwarded_port, forwarded_proto)
+        lookup = dict(headers)
+        server, scheme = server_and_scheme_from(lookup)
+        forwarded_for = lookup.get(b"x-forwarded-for")
         # The load balancer appends the address it saw to X-Forwarded-For; entries to its left come from the
         # client and can be forged, so the last one is the client as far as the load balancer can tell.
-        client_ip = forwarded_for.rsplit(",", 1)[-1].strip() if forwarded_for else None
+        client_ip = forwarded_for.rsplit(b",", 1)[-1].strip().decode("latin-1") if forwarded_for else None
 
         scope = base_scope(
             event=event,

@@ -15,11 +15,12 @@ from adapter.exceptions import MalformedEvent
 from adapter.sources._base import EventSource, Response, base_scope, prepare_response
 from adapter.sources._encoding import (
     decode_body,
-    header_pairs,
+    headers_from_multi,
+    headers_from_single,
     http_api_root_path,
     raw_path,
     root_path_for,
-    server_and_scheme,
+    server_and_scheme_from,
 )
 from adapter.types import LambdaContext, LambdaEvent, LambdaResponse, Scope
 
@@ -37,11 +38,17 @@ class APIGatewayV1(EventSource):
 
     @classmethod
     def matches(cls, event: LambdaEvent) -> bool:
-        return "httpMethod" in event and "requestContext" in event and "elb" not in (event["requestContext"] or ())
+        # Real events always carry requestContext; hand-written test events often have only resource and path.
+        if "httpMethod" not in event:
+            return False
+        request_context = event.get("requestContext")
+        if request_context is None:
+            return "resource" in event
+        return isinstance(request_context, dict) and "elb" not in request_context
 
     @classmethod
     def to_request(cls, event: LambdaEvent, context: LambdaContext | None, config: Config) -> tuple[Scope, bytes]:
-        request_context: dict[str, Any] = event["requestContext"] or {}
+        request_context: dict[str, Any] = event.get("requestContext") or {}
         method = event["httpMethod"]
         path = event.get("path")
         if not isinstance(method, str) or not method:
@@ -52,18 +59,11 @@ class APIGatewayV1(EventSource):
         # multiValueHeaders holds every value of a repeated header; `headers` keeps only the last one.
         multi_headers = event.get("multiValueHeaders")
         if multi_headers:
-            headers = header_pairs((name, value) for name, values in multi_headers.items() for value in values or ())
+            headers = headers_from_multi(multi_headers)
         else:
-            headers = header_pairs((event.get("headers") or {}).items())
-        host = forwarded_port = forwarded_proto = None
-        for name, value in headers:
-            if name == b"host":
-                host = value.decode("latin-1")
-            elif name == b"x-forwarded-port":
-                forwarded_port = value.decode("latin-1")
-            elif name == b"x-forwarded-proto":
-                forwarded_proto = value.decode("latin-1")
-        server, scheme = server_and_scheme(host, forwarded_port, forwarded_proto)
+            headers = headers_from_single(event.get("headers") or {})
+        server, scheme = server_and_scheme_from(dict(headers))
+        host = server[0] if server else None
 
         stage = request_context.get("stage")
         raw = raw_path(path)

@@ -13,7 +13,7 @@ from adapter.exceptions import MalformedEvent
 from adapter.sources._base import EventSource, Response, base_scope, prepare_response
 from adapter.sources._encoding import (
     decode_body,
-    header_pairs,
+    headers_from_single,
     http_api_root_path,
     raw_path,
     raw_query,
@@ -45,13 +45,13 @@ class HTTPAPIV2(EventSource):
         # Payload 2.0 joins the values of a repeated header with commas and moves Cookie headers to `cookies`.
         # A Function URL also leaves the Cookie header in place, so it is dropped here to avoid sending it twice.
         raw_headers: dict[str, str] = event.get("headers") or {}
+        headers = headers_from_single(raw_headers)
         cookies = event.get("cookies")
-        pairs = raw_headers.items()
         if cookies:
-            pairs = [(name, value) for name, value in pairs if name.lower() != "cookie"]  # type: ignore[assignment]
-        headers = header_pairs(pairs)
-        if cookies:
+            if "cookie" in raw_headers:
+                headers = [pair for pair in headers if pair[0] != b"cookie"]
             headers.append((b"cookie", "; ".join(cookies).encode("latin-1", "replace")))
+        # Payload 2.0 header names are already lower-case.
         server, scheme = server_and_scheme(
             raw_headers.get("host"), raw_headers.get("x-forwarded-port"), raw_headers.get("x-forwarded-proto")
         )

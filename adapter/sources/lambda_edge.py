@@ -11,7 +11,7 @@ from typing import Any
 from adapter.config import Config
 from adapter.exceptions import MalformedEvent, UnsupportedEvent
 from adapter.sources._base import EventSource, Response, base_scope, prepare_response
-from adapter.sources._encoding import decode_body, header_pairs, raw_path, raw_query, server_and_scheme
+from adapter.sources._encoding import decode_body, headers_from_multi, raw_path, raw_query, server_and_scheme_from
 from adapter.types import LambdaContext, LambdaEvent, LambdaResponse, Scope
 
 # Headers CloudFront does not accept in a generated response (hop-by-hop headers and those it sets itself):
@@ -70,10 +70,8 @@ class LambdaEdge(EventSource):
 
         # Headers arrive as {"lower-case name": [{"key": "Name", "value": "..."}]}.
         cf_headers: dict[str, list[dict[str, str]]] = request.get("headers") or {}
-        headers = header_pairs((name, item["value"]) for name, items in cf_headers.items() for item in items)
-        host = _first(cf_headers, "host")
-        proto = _first(cf_headers, "cloudfront-forwarded-proto")
-        server, scheme = server_and_scheme(host, None, proto)
+        headers = headers_from_multi({name: [item["value"] for item in items] for name, items in cf_headers.items()})
+        server, scheme = server_and_scheme_from(dict(headers), b"cloudfront-forwarded-proto")
 
         body = request.get("body") or {}
         if body.get("inputTruncated"):
@@ -109,11 +107,6 @@ class LambdaEdge(EventSource):
             "body": prepared.body,
             "bodyEncoding": "base64" if prepared.is_base64 else "text",
         }
-
-
-def _first(headers: dict[str, list[dict[str, str]]], name: str) -> str | None:
-    items = headers.get(name)
-    return items[0]["value"] if items else None
 
 
 def _phrase(status: int) -> str:

@@ -1,0 +1,87 @@
+from __future__ import annotations
+
+import pytest
+
+from adapter import MalformedEvent
+from adapter.sources import _encoding
+from adapter.sources._encoding import (
+    decode_body,
+    headers_from_multi,
+    headers_from_single,
+    raw_path,
+    raw_query,
+    root_path_for,
+    server_and_scheme,
+)
+
+
+@pytest.mark.parametrize(
+    ("host", "port", "proto", "expected"),
+    [
+        ("example.com", "443", "https", (("example.com", 443), "https")),
+        ("example.com:8443", None, None, (("example.com", 8443), "https")),
+        ("example.com", None, "http", (("example.com", 80), "http")),
+        ("example.com", "8080, 443", "HTTP, https", (("example.com", 8080), "http")),
+        ("[::1]", None, None, (("[::1]", 443), "https")),
+        ("[::1]:8443", None, None, (("[::1]", 8443), "https")),
+        ("example.com", "x", "ftp", (("example.com", 443), "https")),
+        (None, "443", "http", (None, "http")),
+    ],
+)
+def test_server_and_scheme(
+    host: str | None, port: str | None, proto: str | None, expected: tuple[tuple[str, int] | None, str]
+) -> None:
+    assert server_and_scheme(host, port, proto) == expected
+
+
+def test_raw_path_escapes_only_what_cannot_travel_raw() -> None:
+    assert raw_path("/a%2Fb/c:d@e!$&'()*+,;=-._~") == b"/a%2Fb/c:d@e!$&'()*+,;=-._~"
+    assert raw_path("/a b/?#/\u00e9") == b"/a%20b/%3F%23/%C3%A9"
+
+
+def test_raw_query_escapes_only_what_cannot_travel_raw() -> None:
+    assert raw_query("a=1&b=%2F&c=/?:") == b"a=1&b=%2F&c=/?:"
+    assert raw_query("q=a b&r=\u00e9") == b"q=a%20b&r=%C3%A9"
+
+
+def test_root_path_matches_whole_segments() -> None:
+    assert root_path_for(b"/v1/x", "/v1") == "/v1"
+    assert root_path_for(b"/v1", "/v1") == "/v1"
+    assert root_path_for(b"/v10", "/v1") == ""
+    assert root_path_for(b"/a%20b/x", "/a b") == "/a b"
+    assert root_path_for(b"/x", "") == ""
+
+
+def test_multi_value_headers_with_null_or_non_latin_1_values() -> None:
+    assert headers_from_multi({"X-A": None, "X-B": ["\u2603", "ok"]}) == [  # type: ignore[dict-item]
+        (b"x-b", "\u2603".encode()),
+        (b"x-b", b"ok"),
+    ]
+    with pytest.raises(MalformedEvent, match="multi-value header 'X-C' must map to a list of strings, not str"):
+        headers_from_multi({"X-C": "v"})  # type: ignore[dict-item]
+
+
+def test_non_string_header_values_are_carried_as_text() -> None:
+    assert headers_from_single({"X-Count": 3}) == [(b"x-count", b"3")]  # type: ignore[dict-item]
+
+
+def test_header_name_cache_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_encoding, "_NAMES", {})
+    monkeypatch.setattr(_encoding, "_NAMES_MAX", 2)
+    pairs = headers_from_single({"A": "1", "B": "2", "C": "3"})
+    assert pairs == [(b"a", b"1"), (b"b", b"2"), (b"c", b"3")]
+    assert _encoding._NAMES == {"A": b"a", "B": b"b"}
+
+
+@pytest.mark.parametrize(
+    ("body", "is_base64", "expected"),
+    [(None, False, b""), ("", True, b""), ("aGk=", True, b"hi"), ("h\u00e9", False, "h\u00e9".encode())],
+)
+def test_decode_body(body: str | None, is_base64: bool, expected: bytes) -> None:
+    assert decode_body(body, is_base64, "test") == expected
+
+
+@pytest.mark.parametrize("body", ["aGk", "a GVsbG8=", "\u00e9\u00e9\u00e9\u00e9"])
+def test_invalid_base64_is_refused(body: str) -> None:
+    with pytest.raises(MalformedEvent, match="test event says isBase64Encoded but its body is not valid base64"):
+        decode_body(body, True, "test")

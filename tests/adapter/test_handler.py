@@ -1,0 +1,203 @@
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import pytest
+
+from adapter import ConfigurationError, LambdaAdapter, MalformedEvent, UnsupportedEvent
+from adapter.handler import MAX_RESPONSE_BYTES
+from adapter.sources import HTTPAPIV2
+from adapter.types import Receive, Scope, Send
+from tests.adapter.builders import make_alb_event, make_edge_event, make_http_v2_event, make_rest_event
+from tests.adapter.conftest import AdapterFactory, echo_app, responder
+from tests.conftest import LambdaContextStub
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"lifespan": "sometimes"}, "lifespan must be one of 'auto', 'on' or 'off', not 'sometimes'"),
+        ({"api_gateway_base_path": 5}, "api_gateway_base_path must be a string, not int"),
+        ({"api_gateway_base_path": "/v1?x"}, "api_gateway_base_path must be a plain path"),
+        ({"api_gateway_base_path": "/v 1"}, "api_gateway_base_path must be a plain path"),
+        ({"text_mime_types": "text/csv"}, "text_mime_types must be a list of strings, not 'text/csv'"),
+        ({"text_mime_types": 3}, "text_mime_types must be a list of strings, not 3"),
+        ({"text_mime_types": ["csv"]}, "entries must look like 'type/subtype', not 'csv'"),
+        ({"text_mime_types": [""]}, "must be a list of non-empty strings; '' is not one"),
+        ({"exclude_headers": [b"x-a"]}, "must be a list of non-empty strings; b'x-a' is not one"),
+        ({"exclude_headers": ["x a"]}, "exclude_headers entries must be header names, not 'x a'"),
+        ({"exclude_headers": ["\u00e9"]}, "exclude_headers entries must be header names"),
+    ],
+)
+def test_bad_options_are_refused_when_the_adapter_is_built(options: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigurationError, match=message.replace("?", r"\?")):
+        LambdaAdapter(echo_app, **options)
+
+
+def test_options_are_normalised() -> None:
+    adapter = LambdaAdapter(
+        echo_app,
+        api_gateway_base_path="v1/",
+        text_mime_types=["Application/CSV; charset=utf-8"],
+        exclude_headers=["X-A"],
+    )
+    assert adapter.config.api_gateway_base_path == "/v1"
+    assert adapter.config.text_mime_types == frozenset({"application/csv"})
+    assert adapter.config.exclude_headers == frozenset({b"x-a"})
+    assert LambdaAdapter(echo_app, api_gateway_base_path=None).config.api_gateway_base_path == ""
+    assert LambdaAdapter(echo_app, api_gateway_base_path="/").config.api_gateway_base_path == ""
+
+
+@pytest.mark.parametrize("event", [None, [], "GET /", 42], ids=repr)
+def test_an_event_that_is_not_an_object(event: Any, make_adapter: AdapterFactory) -> None:
+    with pytest.raises(UnsupportedEvent, match="a Lambda event must be a JSON object"):
+        make_adapter()(event, None)
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        {},
+        {"Records": [{"eventSource": "aws:sqs"}]},
+        {"Records": [{"cf": {}}, {"cf": {}}]},
+        {"version": "2.0"},
+        {"httpMethod": "GET", "requestContext": "nope"},
+        {"requestContext": {"connectionId": "abc"}},
+    ],
+    ids=["empty", "sqs", "two-cloudfront-records", "v2-without-context", "context-not-object", "websocket"],
+)
+def test_unsupported_events_say_what_was_looked_at(event: dict[str, Any], make_adapter: AdapterFactory) -> None:
+    with pytest.raises(UnsupportedEvent) as raised:
+        make_adapter()(event, None)
+    message = str(raised.value)
+    assert "WebSocket" in message or ("requestContext.elb (ALB)" in message and "event's keys" in message)
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        {**make_http_v2_event(), "headers": ["not", "a", "dict"]},
+        {**make_rest_event(), "requestContext": {"stage": "live", "identity": "nope"}},
+        {**make_alb_event(), "multiValueQueryStringParameters": ["a=1"]},
+        make_edge_event() | {"Records": [{"cf": {"request": {"method": "GET", "uri": "/", "headers": {"a": [1]}}}}]},
+    ],
+    ids=["v2-headers-list", "rest-identity-string", "alb-query-list", "edge-header-not-object"],
+)
+def test_malformed_events_never_leak_a_key_or_type_error(event: dict[str, Any], make_adapter: AdapterFactory) -> None:
+    with pytest.raises(MalformedEvent, match="event is malformed: ") as raised:
+        make_adapter()(event, None)
+    assert isinstance(raised.value.__cause__, (KeyError, TypeError, AttributeError, ValueError, IndexError))
+
+
+def test_the_app_sees_the_lambda_event_and_context(
+    make_adapter: AdapterFactory, lambda_context: LambdaContextStub
+) -> None:
+    seen: dict[str, Any] = {}
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            seen.update(event=scope["aws.event"], context=scope["aws.context"])
+        await responder(204, [], b"")(scope, receive, send)
+
+    event = make_http_v2_event()
+    make_adapter(app, lifespan="off")(event, lambda_context)
+    assert seen == {"event": event, "context": lambda_context}
+
+
+def test_exclude_headers_and_text_mime_types(make_adapter: AdapterFactory, lambda_context: LambdaContextStub) -> None:
+    app = responder(
+        200, [(b"content-type", b"application/vnd.api+csv"), (b"X-Internal", b"1"), (b"x-kept", b"2")], b"a,b"
+    )
+    result = make_adapter(app, exclude_headers=["x-internal"], text_mime_types=["application/vnd.api+csv"])(
+        make_http_v2_event(), lambda_context
+    )
+    assert result["headers"] == {"content-type": "application/vnd.api+csv", "x-kept": "2"}
+    assert (result["body"], result["isBase64Encoded"]) == ("a,b", False)
+
+
+@pytest.mark.parametrize(
+    ("headers", "body", "text"),
+    [
+        ([(b"content-type", b"text/html; charset=utf-8")], "<p>\u00e9</p>", True),
+        ([(b"content-type", b"application/json")], "{}", True),
+        ([(b"content-type", b"application/problem+json")], "{}", True),
+        ([(b"content-type", b"image/svg+xml")], "<svg/>", True),
+        ([(b"content-type", b"application/x-www-form-urlencoded")], "a=1", True),
+        ([(b"content-type", b"application/javascript")], "x()", True),
+        ([(b"content-type", b"application/json"), (b"content-encoding", b"gzip")], "{}", False),
+        ([(b"content-type", b"text/plain"), (b"content-encoding", b"identity")], "hi", True),
+        ([(b"content-type", b"text/plain; charset=latin-1")], "\u00e9", False),  # not UTF-8: base64 keeps the bytes
+        ([(b"content-type", b"application/octet-stream")], "x", False),
+        ([], "no type", False),
+    ],
+)
+def test_text_or_base64(
+    headers: list[tuple[bytes, bytes]], body: str, text: bool, make_adapter: AdapterFactory
+) -> None:
+    raw = body.encode("latin-1" if b"latin-1" in b"".join(value for _, value in headers) else "utf-8")
+    result = make_adapter(responder(200, headers, raw))(make_http_v2_event(), None)
+    assert result["isBase64Encoded"] is not text
+    assert result["body"] == (body if text else __import__("base64").b64encode(raw).decode())
+
+
+def test_response_over_the_payload_limit_is_a_visible_500(
+    make_adapter: AdapterFactory, lambda_context: LambdaContextStub, caplog: pytest.LogCaptureFixture
+) -> None:
+    # 4.8 MB of bytes become 6.4 MB of base64: over the limit although the app's body is under it.
+    app = responder(200, [(b"content-type", b"application/octet-stream")], b"\xff" * 4_800_000)
+    result = make_adapter(app)(make_http_v2_event(), lambda_context)
+    assert result == {
+        "statusCode": 500,
+        "headers": {"content-type": "text/plain; charset=utf-8", "content-length": "33"},
+        "body": "Response too large for AWS Lambda",
+        "isBase64Encoded": False,
+    }
+    [record] = [record for record in caplog.records if record.levelno == logging.ERROR]
+    assert lambda_context.aws_request_id in record.getMessage() and str(MAX_RESPONSE_BYTES) in record.getMessage()
+
+
+def test_large_response_under_the_limit_is_returned(make_adapter: AdapterFactory) -> None:
+    # Escaping matters for text: 2 MB of quotes become 4 MB of JSON, still under the limit.
+    app = responder(200, [(b"content-type", b"text/plain")], b'"' * 2_000_000)
+    result = make_adapter(app)(make_alb_event(), None)
+    assert result["statusCode"] == 200 and len(result["body"]) == 2_000_000
+    big = responder(200, [(b"content-type", b"text/plain")], b'"' * 3_200_000)
+    assert make_adapter(big)(make_alb_event(), None)["statusCode"] == 500
+
+
+def test_edge_payload_size_uses_body_encoding(make_adapter: AdapterFactory) -> None:
+    app = responder(200, [(b"content-type", b"application/octet-stream")], b"\x00" * 4_800_000)
+    assert make_adapter(app)(make_edge_event(), None)["status"] == "500"
+
+
+def test_without_context_the_request_id_is_a_dash(
+    make_adapter: AdapterFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        raise RuntimeError("boom")
+
+    assert make_adapter(app, lifespan="off")(make_http_v2_event(), None)["statusCode"] == 500
+    assert caplog.records[0].getMessage().endswith("[-]")
+
+
+def test_custom_sources(make_adapter: AdapterFactory) -> None:
+    handler = make_adapter(sources=(HTTPAPIV2,))
+    with pytest.raises(UnsupportedEvent):
+        handler(make_rest_event(), None)
+    assert json.loads(handler(make_http_v2_event(), None)["body"])["method"] == "GET"
+
+
+def test_a_closed_adapter_starts_again(make_adapter: AdapterFactory, lambda_context: LambdaContextStub) -> None:
+    handler = make_adapter()
+    handler(make_http_v2_event(), lambda_context)
+    handler.close()
+    assert json.loads(handler(make_http_v2_event(), lambda_context)["body"])["state"] == {"started": True}
+
+
+def test_one_event_loop_for_the_life_of_the_adapter(make_adapter: AdapterFactory) -> None:
+    handler = make_adapter()
+    loop = handler.loop
+    handler(make_http_v2_event(), None)
+    assert handler.loop is loop and not loop.is_running()

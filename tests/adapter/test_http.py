@@ -1,0 +1,148 @@
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import pytest
+
+from adapter.http import HTTPCycle, run_http
+from adapter.types import ASGIApp, Message, Receive, Scope, Send
+
+SCOPE: Scope = {"type": "http"}
+
+
+def run(app: ASGIApp, body: bytes = b"") -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    response = asyncio.run(run_http(app, SCOPE, body, "req-1"))
+    return response.status, list(response.headers), response.body
+
+
+def test_body_and_chunks() -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        message = await receive()
+        assert message == {"type": "http.request", "body": b"in", "more_body": False}
+        await send({"type": "http.response.start", "status": 201, "headers": [[b"x", b"1"]]})
+        await send({"type": "http.response.body", "body": b"a", "more_body": True})
+        await send({"type": "http.response.body", "body": bytearray(b"b"), "more_body": True})
+        await send({"type": "http.response.body"})
+
+    assert run(app, b"in") == (201, [[b"x", b"1"]], b"ab")  # type: ignore[comparison-overlap]
+
+
+def test_disconnect_is_reported_only_once_the_response_is_complete() -> None:
+    # Starlette's StreamingResponse listens for http.disconnect while it streams; an early one would cut it off.
+    events: list[str] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await receive()
+
+        async def listen() -> None:
+            message = await receive()
+            events.append(message["type"])
+
+        listener = asyncio.get_running_loop().create_task(listen())
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        for chunk in (b"1", b"2"):
+            await asyncio.sleep(0)
+            events.append("chunk")
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send({"type": "http.response.body", "body": b"3"})
+        await listener
+
+    assert run(app)[2] == b"123"
+    assert events == ["chunk", "chunk", "http.disconnect"]
+
+
+def test_receive_after_completion_returns_disconnect_at_once() -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await receive()
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+        assert await receive() == {"type": "http.disconnect"}
+
+    assert run(app) == (204, [], b"")
+
+
+def test_exception_before_start_is_a_500_logged_with_the_request_id(caplog: pytest.LogCaptureFixture) -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        raise ValueError("boom")
+
+    status, headers, body = run(app)
+    assert (status, body) == (500, b"Internal Server Error")
+    assert (b"content-type", b"text/plain; charset=utf-8") in headers
+    [record] = caplog.records
+    assert record.levelno == logging.ERROR
+    assert "req-1" in record.getMessage() and record.exc_info is not None
+
+
+def test_exception_after_start_returns_what_was_sent(caplog: pytest.LogCaptureFixture) -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"partial", "more_body": True})
+        raise ValueError("boom")
+
+    assert run(app) == (200, [], b"partial")
+    assert "after the response started" in caplog.records[0].getMessage()
+
+
+def test_exception_after_completion_keeps_the_response(caplog: pytest.LogCaptureFixture) -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"done"})
+        raise ValueError("late")
+
+    assert run(app) == (200, [], b"done")
+    assert len(caplog.records) == 1
+
+
+def test_app_returning_without_a_response(caplog: pytest.LogCaptureFixture) -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        return None
+
+    assert run(app)[0] == 500
+    assert "without starting a response" in caplog.records[0].getMessage()
+
+
+def test_app_returning_before_completing(caplog: pytest.LogCaptureFixture) -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"half", "more_body": True})
+
+    assert run(app) == (200, [], b"half")
+    assert "before completing" in caplog.records[0].getMessage()
+
+
+def test_cancellation_is_not_swallowed() -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        raise asyncio.CancelledError
+
+    with pytest.raises(asyncio.CancelledError):
+        run(app)
+
+
+@pytest.mark.parametrize(
+    ("messages", "error"),
+    [
+        ([{"type": "http.response.body", "body": b""}], "before 'http.response.start'"),
+        (
+            [{"type": "http.response.start", "status": 200}, {"type": "http.response.start", "status": 200}],
+            "'http.response.start' twice",
+        ),
+        (
+            [
+                {"type": "http.response.start", "status": 200},
+                {"type": "http.response.body", "body": b""},
+                {"type": "http.response.body", "body": b""},
+            ],
+            "after the response was complete",
+        ),
+        ([{"type": "websocket.send"}], "unexpected message type 'websocket.send'"),
+    ],
+)
+def test_protocol_errors_raise_into_the_app(messages: list[Message], error: str) -> None:
+    async def main() -> None:
+        cycle = HTTPCycle(b"")
+        with pytest.raises(RuntimeError, match=error):
+            for message in messages:
+                await cycle.send(message)
+
+    asyncio.run(main())
