@@ -67,6 +67,11 @@ def _join_repeated_headers(ours: Any, theirs: Any, _: Mapping[str, Any], __: Map
     return {name: [b", ".join(values)] for name, values in ours.items()}, theirs
 
 
+def _content_length(ours: Any, theirs: Any, scope: Mapping[str, Any], _: Mapping[str, Any]) -> tuple[Any, Any]:
+    assert b"content-length" not in theirs and ours[b"content-length"] == [str(len(scope["body"])).encode()]
+    return {name: values for name, values in ours.items() if name != b"content-length"}, theirs
+
+
 def _invented_server(ours: Any, theirs: Any, _: Mapping[str, Any], __: Mapping[str, Any]) -> tuple[Any, Any]:
     assert ours is None
     return ("mangum", 80), theirs
@@ -132,6 +137,13 @@ SCOPE_DIFFERENCES = {
         "comma (dates, quoted strings).",
         _join_repeated_headers,
     ),
+    "content-length from the body": Deliberate(
+        "A request with a body but neither Content-Length nor Transfer-Encoding (REST APIs drop the client's "
+        "Content-Length) gets content-length, the body's size, as a server would read it from the wire: WSGI "
+        "bridges such as a2wsgi read CONTENT_LENGTH bytes, so Flask and Django would otherwise see no body. "
+        "Mangum adds none.",
+        _content_length,
+    ),
     "no invented server": Deliberate(
         "Without a Host header server is None, which ASGI allows; Mangum invents ('mangum', 80).",
         _invented_server,
@@ -159,53 +171,68 @@ SCOPE_DIFFERENCES = {
     ),
 }
 
+
+def _merge(*parts: Reasons) -> Reasons:
+    merged: dict[str, tuple[str, ...]] = {}
+    for part in parts:
+        for name, keys in part.items():
+            merged[name] = merged.get(name, ()) + keys
+    return merged
+
+
 # Differences for the fields of every event: Mangum never sends raw_path.
 EVERY_EVENT = {"raw_path": ("raw_path as sent",)}
 REST_STAGE = {"path": ("path includes root_path",), "root_path": ("root_path is the public prefix",)}
 NAMED_STAGE = {"root_path": ("root_path is the public prefix",)}
 NO_HOST = {"server": ("no invented server",)}
+NO_CLIENT = {"client": ("no invented client",)}
 EDGE_HTTPS = {"server": ("port follows the scheme",)}
-PAYLOAD_1_REPEATED_HEADER = {"headers": ("one pair per header value",)}
+REPEATED_HEADER = {"headers": ("one pair per header value",)}
+BODY_WITHOUT_LENGTH = {"headers": ("content-length from the body",)}
+ALB_QUERY = {"query_string": ("ALB query kept as sent",)}
 
 # The fields that differ on purpose for each event, beyond EVERY_EVENT; an event not listed must match exactly.
 EVENT_DIFFERENCES: dict[str, Reasons] = {
-    "aws-lambda-dotnet/alb-multi-value-query-not-decoded.json": {"query_string": ("ALB query kept as sent",)},
-    "aws-lambda-dotnet/alb-single-value-query-not-decoded.json": {"query_string": ("ALB query kept as sent",)},
-    "aws-lambda-dotnet/alb-path-escaped-percent-and-slash.json": {**NO_HOST, "client": ("no invented client",)},
-    "aws-lambda-dotnet/alb-path-escaped-slash.json": {**NO_HOST, "client": ("no invented client",)},
+    "aws-lambda-dotnet/alb-binary-body.json": BODY_WITHOUT_LENGTH,
+    "aws-lambda-dotnet/alb-multi-value-query-not-decoded.json": ALB_QUERY,
+    "aws-lambda-dotnet/alb-path-escaped-percent-and-slash.json": _merge(NO_HOST, NO_CLIENT),
+    "aws-lambda-dotnet/alb-path-escaped-slash.json": _merge(NO_HOST, NO_CLIENT),
+    "aws-lambda-dotnet/alb-single-value-query-not-decoded.json": ALB_QUERY,
     "aws-lambda-dotnet/http-v2-named-stage-beta.json": NAMED_STAGE,
     "aws-lambda-dotnet/rest-v1-mtls-cognito-claims.json": REST_STAGE,
     "aws-lambda-dotnet/rest-v1-path-encoded-slash.json": REST_STAGE,
     "aws-lambda-dotnet/rest-v1-path-encoded-space-query-decoded.json": REST_STAGE,
     "aws-lambda-dotnet/rest-v1-put-null-body.json": REST_STAGE,
     "aws-lambda-dotnet/rest-v1-query-decoded.json": NO_HOST,
-    "aws-lambda-go/function-url-request-doc-example.json": NO_HOST,
-    "aws-lambda-go/http-v2-iam-authorizer.json": NO_HOST,
-    "aws-lambda-go/http-v2-jwt-authorizer.json": NO_HOST,
-    "aws-lambda-go/http-v2-lambda-authorizer.json": NO_HOST,
-    "aws-lambda-go/rest-v1-openapi-request.json": REST_STAGE,
-    "aws-lambda-go/rest-v1-proxy-request.json": REST_STAGE,
-    "aws-lambda-web-adapter/rest-v1-sam-style.json": REST_STAGE,
-    "awsdocs-apigateway/http-v1-doc-example.json": {**NO_HOST, **PAYLOAD_1_REPEATED_HEADER},
-    "awsdocs-apigateway/http-v2-doc-example.json": NO_HOST,
-    "awsdocs-apigateway/rest-v1-doc-input-example.json": {**NO_HOST, **PAYLOAD_1_REPEATED_HEADER},
+    "aws-lambda-go/function-url-request-doc-example.json": _merge(NO_HOST, BODY_WITHOUT_LENGTH),
+    "aws-lambda-go/http-v2-iam-authorizer.json": _merge(NO_HOST, BODY_WITHOUT_LENGTH),
+    "aws-lambda-go/http-v2-jwt-authorizer.json": _merge(NO_HOST, BODY_WITHOUT_LENGTH),
+    "aws-lambda-go/http-v2-lambda-authorizer.json": _merge(NO_HOST, BODY_WITHOUT_LENGTH),
+    "aws-lambda-go/rest-v1-openapi-request.json": _merge(REST_STAGE, BODY_WITHOUT_LENGTH),
+    "aws-lambda-go/rest-v1-proxy-request.json": _merge(REST_STAGE, BODY_WITHOUT_LENGTH),
+    "aws-lambda-web-adapter/rest-v1-sam-style.json": _merge(REST_STAGE, BODY_WITHOUT_LENGTH),
+    "awsdocs-apigateway/http-v1-doc-example.json": _merge(NO_HOST, REPEATED_HEADER, BODY_WITHOUT_LENGTH),
+    "awsdocs-apigateway/http-v2-doc-example.json": _merge(NO_HOST, BODY_WITHOUT_LENGTH),
+    "awsdocs-apigateway/rest-v1-doc-input-example.json": _merge(NO_HOST, REPEATED_HEADER, BODY_WITHOUT_LENGTH),
     "awsdocs-cloudfront/lambda-edge-origin-request.json": EDGE_HTTPS,
-    "awsdocs-cloudfront/lambda-edge-request-with-body-2019.json": EDGE_HTTPS,
+    "awsdocs-cloudfront/lambda-edge-request-with-body-2019.json": _merge(EDGE_HTTPS, BODY_WITHOUT_LENGTH),
     "awsdocs-cloudfront/lambda-edge-viewer-request.json": EDGE_HTTPS,
     "lambda-developer-guide/cloudfront-viewer-request.json": EDGE_HTTPS,
-    "lambda-developer-guide/function-url-doc-request-iam.json": NO_HOST,
+    "lambda-developer-guide/function-url-doc-request-iam.json": _merge(NO_HOST, BODY_WITHOUT_LENGTH),
     "lambda-developer-guide/http-v2-captured-named-stage.json": NAMED_STAGE,
     "lambda-developer-guide/rest-v1-captured-cookie.json": REST_STAGE,
-    "powertools-python/function-url-iam.json": NO_HOST,
-    "powertools-python/http-v1-doc-example.json": {**NO_HOST, **PAYLOAD_1_REPEATED_HEADER},
-    "powertools-python/http-v2-doc-example-jwt.json": NO_HOST,
-    "powertools-python/http-v2-iam.json": NO_HOST,
-    "powertools-python/http-v2-lambda-authorizer.json": NO_HOST,
-    "powertools-python/rest-v1-minimal-principal-id.json": {**NO_HOST, "client": ("no invented client",)},
-    "sam-cli/http-v2-http-api.json": NO_HOST,
+    "powertools-python/alb-single-value.json": BODY_WITHOUT_LENGTH,
+    "powertools-python/function-url-iam.json": _merge(NO_HOST, BODY_WITHOUT_LENGTH),
+    "powertools-python/http-v1-doc-example.json": _merge(NO_HOST, REPEATED_HEADER, BODY_WITHOUT_LENGTH),
+    "powertools-python/http-v2-doc-example-jwt.json": _merge(NO_HOST, BODY_WITHOUT_LENGTH),
+    "powertools-python/http-v2-iam.json": _merge(NO_HOST, BODY_WITHOUT_LENGTH),
+    "powertools-python/http-v2-lambda-authorizer.json": _merge(NO_HOST, BODY_WITHOUT_LENGTH),
+    "powertools-python/rest-v1-minimal-principal-id.json": _merge(NO_HOST, NO_CLIENT),
+    "sam-cli/alb-single-value-request.json": BODY_WITHOUT_LENGTH,
+    "sam-cli/http-v2-http-api.json": _merge(NO_HOST, BODY_WITHOUT_LENGTH),
     "sam-cli/lambda-edge-request-querystring.json": EDGE_HTTPS,
-    "sam-cli/rest-v1-aws-proxy.json": REST_STAGE,
-    "voker/rest-v1-live-encoding-probe.json": {**REST_STAGE, **PAYLOAD_1_REPEATED_HEADER},
+    "sam-cli/rest-v1-aws-proxy.json": _merge(REST_STAGE, BODY_WITHOUT_LENGTH),
+    "voker/rest-v1-live-encoding-probe.json": _merge(REST_STAGE, REPEATED_HEADER, BODY_WITHOUT_LENGTH),
 }
 
 # Events that one adapter turns into a request and the other refuses, on purpose: event -> (the adapter that
@@ -249,6 +276,13 @@ class BuiltCase:
     api_gateway_base_path: str = "/"
 
 
+def _alb_invalid_escape() -> LambdaEvent:
+    event = make_alb_event(path="/items/1")
+    # A client may escape any byte; %FF is not UTF-8, and the load balancer passes it on as sent.
+    event["multiValueQueryStringParameters"] = {"q": ["%FF"], "next": ["/a"]}
+    return event
+
+
 BASE_PATH = {"path": ("path includes root_path",), "root_path": ("root_path is the public prefix",)}
 BUILT_CASES = {
     "rest-custom-domain-base-path": BuiltCase(
@@ -262,6 +296,7 @@ BUILT_CASES = {
         partial(make_alb_event, path="/items/1", headers={"x-forwarded-for": "203.0.113.7, 198.51.100.2"}),
         {"client": ("client is the last X-Forwarded-For entry",)},
     ),
+    "alb-query-invalid-escape": BuiltCase(_alb_invalid_escape, ALB_QUERY),
 }
 
 
