@@ -3,8 +3,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
+import subprocess
+import sys
+import textwrap
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -206,3 +211,36 @@ def test_close_is_idempotent_and_cancels_leftover_tasks(lambda_context: LambdaCo
     handler.close()
     assert finished == ["cancelled"]
     LambdaAdapter(app).close()  # never used: nothing to close
+
+
+def test_shutdown_runs_when_the_process_exits(tmp_path: Path) -> None:
+    script = tmp_path / "function.py"
+    script.write_text(
+        textwrap.dedent(
+            """
+            from contextlib import asynccontextmanager
+            from starlette.applications import Starlette
+            from adapter import LambdaAdapter
+            from tests.adapter.builders import make_http_v2_event
+
+            @asynccontextmanager
+            async def lifespan(app):
+                print("startup", flush=True)
+                yield
+                print("shutdown", flush=True)
+
+            handler = LambdaAdapter(Starlette(lifespan=lifespan))
+            print(handler(make_http_v2_event(), None)["statusCode"], flush=True)
+            """
+        )
+    )
+    root = Path(__file__).resolve().parents[2]
+    result = subprocess.run(
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=root,
+        env={**os.environ, "PYTHONPATH": str(root)},
+    )
+    assert result.stdout.split() == ["startup", "404", "shutdown"]
