@@ -11,7 +11,9 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 
+from adapter.tracing import XRayMiddleware
 from sample_app.links import DynamoDBUnavailable, LinkStore
+from sample_app.logs import AccessLogMiddleware, configure_logging
 from sample_app.models import bind
 from sample_app.problems import EXCEPTION_HANDLERS
 from sample_app.routes import routes
@@ -41,7 +43,8 @@ def create_app(settings: Settings) -> Starlette:
             logger.warning("%s", error)
         yield {"store": store}
 
-    middleware: list[Middleware] = []
+    # Outermost first: the access log times the whole request; X-Ray is on in Lambda or with a daemon address.
+    middleware: list[Middleware] = [Middleware(AccessLogMiddleware), Middleware(XRayMiddleware, service="links")]
     return Starlette(
         routes=routes,
         middleware=middleware,
@@ -51,4 +54,5 @@ def create_app(settings: Settings) -> Starlette:
     )
 
 
+configure_logging()
 app = create_app(Settings.from_environ())
