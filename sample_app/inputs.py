@@ -10,11 +10,15 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from starlette.requests import Request
+
 from sample_app.problems import Problem
 
 CODE_PATTERN = r"[A-Za-z0-9_-]{1,64}"
 _CODE = re.compile(CODE_PATTERN)
 MAX_URL_LENGTH = 2048
+# Requests carry a URL and a code: 16 KiB is plenty.
+MAX_BODY_SIZE = 16 * 1024
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
 
@@ -27,6 +31,20 @@ class NewLink:
 
 def is_code(value: str) -> bool:
     return _CODE.fullmatch(value) is not None
+
+
+async def read_body(request: Request) -> bytes:
+    """The request body, refused with a 413 past MAX_BODY_SIZE (before reading it, when Content-Length says so)."""
+    too_large = Problem(413, f"The request body is over {MAX_BODY_SIZE // 1024} KiB: a link needs far less.")
+    length = request.headers.get("Content-Length", "")
+    if length.isdigit() and int(length) > MAX_BODY_SIZE:
+        raise too_large
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY_SIZE:
+            raise too_large
+    return bytes(body)
 
 
 def parse_json_object(body: bytes) -> dict[str, Any]:

@@ -114,12 +114,14 @@ def bind(settings: Settings) -> Models:
         namespace = {"Meta": type("Meta", (), meta), "__module__": model.__module__, "__qualname__": model.__qualname__}
         return cast("type[_M]", type(model.__name__, (model,), namespace))
 
+    link, link_clicks, idempotency = bound(Link), bound(LinkClicks), bound(IdempotencyRecord)
+    # PynamoDB gives each model class a botocore client of its own, and creating one costs 100-300 ms of CPU
+    # (botocore loads DynamoDB's service model), in every Lambda cold start. These classes share a table, key
+    # schema and endpoint, so they share the first one's connection, and transactions go through it too.
+    table = link._get_connection()
+    link_clicks._connection = idempotency._connection = table
     return Models(
-        settings=settings,
-        link=bound(Link),
-        link_clicks=bound(LinkClicks),
-        idempotency=bound(IdempotencyRecord),
-        connection=Connection(region=settings.aws_region, host=settings.dynamodb_endpoint_url, **_CLIENT_SETTINGS),
+        settings=settings, link=link, link_clicks=link_clicks, idempotency=idempotency, connection=table.connection
     )
 
 

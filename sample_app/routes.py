@@ -11,6 +11,7 @@ from typing import Any, cast
 from urllib.parse import parse_qs
 
 from starlette.concurrency import run_in_threadpool
+from starlette.endpoints import HTTPEndpoint
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
@@ -86,81 +87,84 @@ async def health(request: Request) -> Response:
     return JSONResponse({"status": "ok", "table": {"name": links.models.settings.links_table, "status": status}})
 
 
-async def create_link(request: Request) -> Response:
-    key = inputs.idempotency_key(request.headers.get("Idempotency-Key"))
-    new = inputs.new_link(inputs.parse_json_object(await request.body()))
-    try:
-        created = await run_in_threadpool(store(request).create, new.url, new.code, key)
-    except CodeTaken:
-        raise Problem(
-            409, f"The code {new.code!r} is taken: choose another, or leave it out for a random one."
-        ) from None
-    except IdempotencyKeyReused:
-        raise Problem(
-            422, "This Idempotency-Key was first used with a different request: send a new key for a new link."
-        ) from None
-    except IdempotencyKeyBusy:
-        raise Problem(
-            409,
-            "Another request with this Idempotency-Key is in progress: retry shortly.",
-            headers={"Retry-After": "1"},
-        ) from None
-    headers = {"Location": str(request.url_for("get_link", code=created.link.code))}
-    if created.replayed:
-        # Says that this is the stored result of an earlier request, as Stripe does.
-        headers["Idempotent-Replayed"] = "true"
-    return link_response(request, created.link, 201, **headers)
+class Links(HTTPEndpoint):
+    """/links: the collection. One endpoint per path, so that a 405 lists every method the path allows."""
+
+    async def post(self, request: Request) -> Response:
+        key = inputs.idempotency_key(request.headers.get("Idempotency-Key"))
+        new = inputs.new_link(inputs.parse_json_object(await inputs.read_body(request)))
+        try:
+            created = await run_in_threadpool(store(request).create, new.url, new.code, key)
+        except CodeTaken:
+            raise Problem(
+                409, f"The code {new.code!r} is taken: choose another, or leave it out for a random one."
+            ) from None
+        except IdempotencyKeyReused:
+            raise Problem(
+                422, "This Idempotency-Key was first used with a different request: send a new key for a new link."
+            ) from None
+        except IdempotencyKeyBusy:
+            raise Problem(
+                409,
+                "Another request with this Idempotency-Key is in progress: retry shortly.",
+                headers={"Retry-After": "1"},
+            ) from None
+        headers = {"Location": str(request.url_for("link", code=created.link.code))}
+        if created.replayed:
+            # Says that this is the stored result of an earlier request, as Stripe does.
+            headers["Idempotent-Replayed"] = "true"
+        return link_response(request, created.link, 201, **headers)
+
+    async def get(self, request: Request) -> Response:
+        limit = inputs.page_size(request.query_params.get("limit"))
+        after = inputs.decode_cursor(request.query_params.get("cursor"))
+        page = await run_in_threadpool(store(request).page, limit, after)
+        return JSONResponse(
+            {
+                "links": [link_json(request, link) for link in page.links],
+                "next_cursor": None if page.after is None else inputs.encode_cursor(page.after),
+            }
+        )
 
 
-async def list_links(request: Request) -> Response:
-    limit = inputs.page_size(request.query_params.get("limit"))
-    after = inputs.decode_cursor(request.query_params.get("cursor"))
-    page = await run_in_threadpool(store(request).page, limit, after)
-    return JSONResponse(
-        {
-            "links": [link_json(request, link) for link in page.links],
-            "next_cursor": None if page.after is None else inputs.encode_cursor(page.after),
-        }
-    )
+class LinkItem(HTTPEndpoint):
+    """/links/{code}: one link."""
 
+    async def get(self, request: Request) -> Response:
+        code = path_code(request)
+        try:
+            link = await run_in_threadpool(store(request).get, code)
+        except LinkNotFound:
+            raise not_found(code) from None
+        return link_response(request, link)
 
-async def get_link(request: Request) -> Response:
-    code = path_code(request)
-    try:
-        link = await run_in_threadpool(store(request).get, code)
-    except LinkNotFound:
-        raise not_found(code) from None
-    return link_response(request, link)
+    async def patch(self, request: Request) -> Response:
+        code = path_code(request)
+        if_match = request.headers.get("If-Match")
+        if if_match is None:
+            # Without a version, a PATCH could undo a change its sender never saw (RFC 6585, 3).
+            raise Problem(428, 'PATCH needs an If-Match header with the link\'s ETag (such as "3"), from a GET.')
+        versions = inputs.if_match_versions(if_match)
+        url = inputs.link_patch(inputs.parse_json_object(await inputs.read_body(request)))
+        try:
+            link = await run_in_threadpool(store(request).update_url, code, url, versions)
+        except LinkNotFound:
+            raise not_found(code) from None
+        except VersionMismatch as error:
+            raise precondition_failed(error) from None
+        return link_response(request, link)
 
-
-async def update_link(request: Request) -> Response:
-    code = path_code(request)
-    if_match = request.headers.get("If-Match")
-    if if_match is None:
-        # Without a version, a PATCH could undo a change its sender never saw (RFC 6585, 3).
-        raise Problem(428, 'PATCH needs an If-Match header with the link\'s ETag (such as "3"), from a GET.')
-    versions = inputs.if_match_versions(if_match)
-    url = inputs.link_patch(inputs.parse_json_object(await request.body()))
-    try:
-        link = await run_in_threadpool(store(request).update_url, code, url, versions)
-    except LinkNotFound:
-        raise not_found(code) from None
-    except VersionMismatch as error:
-        raise precondition_failed(error) from None
-    return link_response(request, link)
-
-
-async def delete_link(request: Request) -> Response:
-    code = path_code(request)
-    if_match = request.headers.get("If-Match")
-    versions = None if if_match is None else inputs.if_match_versions(if_match)
-    try:
-        await run_in_threadpool(store(request).delete, code, versions)
-    except LinkNotFound:
-        raise not_found(code) from None
-    except VersionMismatch as error:
-        raise precondition_failed(error) from None
-    return Response(status_code=204)
+    async def delete(self, request: Request) -> Response:
+        code = path_code(request)
+        if_match = request.headers.get("If-Match")
+        versions = None if if_match is None else inputs.if_match_versions(if_match)
+        try:
+            await run_in_threadpool(store(request).delete, code, versions)
+        except LinkNotFound:
+            raise not_found(code) from None
+        except VersionMismatch as error:
+            raise precondition_failed(error) from None
+        return Response(status_code=204)
 
 
 async def follow_link(request: Request) -> Response:
@@ -176,32 +180,35 @@ async def follow_link(request: Request) -> Response:
 # ---- HTML page --------------------------------------------------------------------------------------------
 
 
-async def index(request: Request) -> Response:
-    return await render_index(request)
+class Index(HTTPEndpoint):
+    """/: the HTML page, and its form."""
 
+    async def get(self, request: Request) -> Response:
+        return await render_index(request)
 
-async def create_link_form(request: Request) -> Response:
-    """The page's form: create, then redirect back to the page (POST/redirect/GET), or show the page with
-    the error and what was typed."""
-    content_type = request.headers.get("Content-Type", "").split(";")[0].strip().lower()
-    if content_type != "application/x-www-form-urlencoded":
-        raise Problem(415, "The form must be sent as application/x-www-form-urlencoded.")
-    # A plain form needs no multipart parser: the standard library reads it.
-    form = {name: values[-1] for name, values in parse_qs((await request.body()).decode(errors="replace")).items()}
-    url, code = form.get("url", "").strip(), form.get("code", "").strip()
-    error = inputs.url_error(url)
-    if error is not None:
-        return await render_index(request, error=f"The URL {error}.", form=form, status_code=422)
-    if code and not inputs.is_code(code):
-        return await render_index(
-            request, error="A code is 1 to 64 letters, digits, '-' or '_'.", form=form, status_code=422
-        )
-    try:
-        await run_in_threadpool(store(request).create, url, code or None, None)
-    except CodeTaken:
-        return await render_index(request, error=f"The code {code!r} is taken.", form=form, status_code=409)
-    # 303: the browser follows with a GET, so reloading the page does not post the form again.
-    return RedirectResponse(request.url_for("index"), status_code=303)
+    async def post(self, request: Request) -> Response:
+        """Create, then redirect back to the page (POST/redirect/GET), or show the page with the error and what
+        was typed."""
+        content_type = request.headers.get("Content-Type", "").split(";")[0].strip().lower()
+        if content_type != "application/x-www-form-urlencoded":
+            raise Problem(415, "The form must be sent as application/x-www-form-urlencoded.")
+        # A plain form needs no multipart parser: the standard library reads it.
+        body = (await inputs.read_body(request)).decode(errors="replace")
+        form = {name: values[-1] for name, values in parse_qs(body).items()}
+        url, code = form.get("url", "").strip(), form.get("code", "").strip()
+        error = inputs.url_error(url)
+        if error is not None:
+            return await render_index(request, error=f"The URL {error}.", form=form, status_code=422)
+        if code and not inputs.is_code(code):
+            return await render_index(
+                request, error="A code is 1 to 64 letters, digits, '-' or '_'.", form=form, status_code=422
+            )
+        try:
+            await run_in_threadpool(store(request).create, url, code or None, None)
+        except CodeTaken:
+            return await render_index(request, error=f"The code {code!r} is taken.", form=form, status_code=409)
+        # 303: the browser follows with a GET, so reloading the page does not post the form again.
+        return RedirectResponse(request.url_for("index"), status_code=303)
 
 
 async def render_index(
@@ -224,13 +231,9 @@ async def render_index(
 
 
 routes = [
-    Route("/", index, methods=["GET"], name="index"),
-    Route("/", create_link_form, methods=["POST"], name="create_link_form"),
+    Route("/", Index, name="index"),
     Route("/health", health, methods=["GET"], name="health"),
-    Route("/links", create_link, methods=["POST"], name="create_link"),
-    Route("/links", list_links, methods=["GET"], name="list_links"),
-    Route("/links/{code}", get_link, methods=["GET"], name="get_link"),
-    Route("/links/{code}", update_link, methods=["PATCH"], name="update_link"),
-    Route("/links/{code}", delete_link, methods=["DELETE"], name="delete_link"),
+    Route("/links", Links, name="links"),
+    Route("/links/{code}", LinkItem, name="link"),
     Route("/r/{code}", follow_link, methods=["GET"], name="follow_link"),
 ]

@@ -22,7 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, MutableMapping
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Self
@@ -207,14 +207,17 @@ def _answers_http(port: int) -> bool:
     return True
 
 
-def local_environ(endpoint_url: str, base: Mapping[str, str] = os.environ) -> dict[str, str]:
-    """`base` pointed at DynamoDB Local: its endpoint, dummy credentials, and a region if none is set."""
-    environ = {name: value for name, value in base.items() if name not in {"AWS_PROFILE", "AWS_SESSION_TOKEN"}}
+def use_dynamodb_local(environ: MutableMapping[str, str], endpoint_url: str | None, region: str | None = None) -> None:
+    """Sets what botocore and the app read in `environ` for DynamoDB Local: dummy credentials (any will do,
+    but botocore signs every request), a region (`region`, or the one set, or us-east-1), and
+    DYNAMODB_ENDPOINT_URL when `endpoint_url` is given."""
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
+        environ.pop(name, None)
     environ.update(DUMMY_CREDENTIALS)
-    environ["DYNAMODB_ENDPOINT_URL"] = endpoint_url
-    region = environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+    region = region or environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION") or "us-east-1"
     environ["AWS_REGION"] = environ["AWS_DEFAULT_REGION"] = region
-    return environ
+    if endpoint_url is not None:
+        environ["DYNAMODB_ENDPOINT_URL"] = endpoint_url
 
 
 # ---- `scripts/dev` ---------------------------------------------------------------------------------------
@@ -254,9 +257,9 @@ def dev() -> int:
     with _single_instance(DEV_LOCK):
         ensure_port_free(DEV_APP_PORT, "the sample app")
         with DynamoDBLocal(port=DEV_DYNAMODB_PORT, db_path=DEV_DATA_DIR) as dynamodb:
-            environ = local_environ(dynamodb.endpoint_url)
-            environ.setdefault("LINKS_TABLE", "links")
-            _create_table(environ)
+            # For this process, which creates the table, and for uvicorn, which inherits the environment.
+            use_dynamodb_local(os.environ, dynamodb.endpoint_url)
+            _create_table()
             print(f"DynamoDB Local: {dynamodb.endpoint_url} (data in {DEV_DATA_DIR.relative_to(ROOT)}/)", flush=True)
             uvicorn = subprocess.Popen(
                 [
@@ -274,7 +277,6 @@ def dev() -> int:
                     str(DEV_APP_PORT),
                 ],
                 cwd=ROOT,
-                env=environ,
             )
             try:
                 return uvicorn.wait()
@@ -285,11 +287,11 @@ def dev() -> int:
                 return 0
 
 
-def _create_table(environ: Mapping[str, str]) -> None:
+def _create_table() -> None:
     from sample_app.models import bind, create_table
     from sample_app.settings import Settings
 
-    settings = Settings.from_environ(environ)
+    settings = Settings.from_environ()
     if create_table(bind(settings)):
         print(f"Created the table {settings.links_table!r}.", flush=True)
 
