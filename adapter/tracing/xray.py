@@ -16,6 +16,8 @@ entities is an immutable tuple, so a copy that pushes a subsegment never changes
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import importlib
 import os
 import traceback
@@ -48,6 +50,14 @@ _entities: ContextVar[tuple[Any, ...]] = ContextVar("adapter_xray_entities", def
 # sampled (LambdaContext in aws_xray_sdk/core/lambda_launcher.py). It keeps a botocore call made at start-up or
 # in an unsampled request from logging "cannot find the current segment/subsegment" or "No segment found".
 _NO_ENTITY: Any = DummySegment()
+
+
+@atexit.register
+def _close_emitter_socket() -> None:
+    # The SDK opens the UDP socket of its global emitter at import and never closes it, so Python reports it as a
+    # ResourceWarning when the interpreter exits (with warnings shown, as under pytest).
+    with contextlib.suppress(AttributeError):
+        xray_recorder.emitter._socket.close()
 
 
 class ContextVarContext(Context):  # type: ignore[misc]  # the SDK is untyped
