@@ -10,6 +10,7 @@ import pytest
 
 from sample_app.models import IdempotencyRecord, Link
 from sample_app.settings import Settings
+from tests.conftest import load_event
 from tests.template.cfn import (
     FUNCTION,
     MAKEFILE,
@@ -131,6 +132,8 @@ def test_rest_api_stage_is_named_and_binary_bodies_pass(template: dict[str, Any]
     api = properties(template, rest_api)
     assert api["StageName"] == {"Ref": "StageName"}
     assert rest_stage_name() == "live"
+    # The live capture that the REST tests build their events from was recorded on a stage of that name.
+    assert load_event("voker/rest-v1-live-encoding-probe.json")["requestContext"]["stage"] == rest_stage_name()
     # SAM adds a stage called "Stage" unless OpenApiVersion is set.
     assert "OpenApiVersion" in api
     # "*~1*" is "*/*": API Gateway decodes the adapter's base64 bodies for every media type.
