@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from adapter.exceptions import ConfigurationError
 from adapter.types import LifespanMode
@@ -11,8 +11,9 @@ from adapter.types import LifespanMode
 LIFESPAN_MODES: tuple[LifespanMode, ...] = ("auto", "on", "off")
 
 
-@dataclass(frozen=True, slots=True)
-class Config:
+class Config(NamedTuple):
+    """The adapter's options, checked and normalised (a NamedTuple: immutable, and cheap to define at import)."""
+
     lifespan: LifespanMode = "auto"
     # Normalised to "" or "/segment[/segment...]" without a trailing slash.
     api_gateway_base_path: str = ""

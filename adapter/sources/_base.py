@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from adapter.config import Config
@@ -11,22 +10,28 @@ from adapter.sources._encoding import decode_path, encode_body, is_text
 from adapter.types import Headers, LambdaContext, LambdaEvent, LambdaResponse, Scope
 
 
-@dataclass(slots=True)
 class Response:
-    status: int
-    headers: Iterable[tuple[bytes, bytes]]
-    body: bytes
+    """What the application answered: status, headers as it sent them, and the whole body."""
+
+    __slots__ = ("body", "headers", "status")
+
+    def __init__(self, status: int, headers: Iterable[tuple[bytes, bytes]], body: bytes) -> None:
+        self.status = status
+        self.headers = headers
+        self.body = body
 
 
-@dataclass(slots=True)
 class PreparedResponse:
     """A response reduced to what every Lambda response shape needs."""
 
-    status: int
-    # Header names (lower-cased) to their values, in the order the application sent them.
-    headers: dict[str, list[str]]
-    body: str
-    is_base64: bool
+    __slots__ = ("body", "headers", "is_base64", "status")
+
+    def __init__(self, status: int, headers: dict[str, list[str]], body: str, is_base64: bool) -> None:
+        self.status = status
+        # Header names (lower-cased) to their values, in the order the application sent them.
+        self.headers = headers
+        self.body = body
+        self.is_base64 = is_base64
 
 
 class EventSource:
