@@ -81,6 +81,23 @@ class LambdaJsonFormatter(logging.Formatter):
         return json.dumps({key: value for key, value in document.items() if value is not None}, default=str)
 
 
+class _CurrentStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever `sys.stdout` or `sys.stderr` is at the time of each record, as `logging.lastResort`
+    does, so that a later redirection (`contextlib.redirect_stderr`, a test runner's capture) applies."""
+
+    def __init__(self, stream_name: str) -> None:
+        super().__init__()
+        self._stream_name = stream_name
+
+    @property
+    def stream(self) -> Any:
+        return getattr(sys, self._stream_name)
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
+
+
 def configure_logging(environ: Mapping[str, str] = os.environ) -> None:
     """Set up the process's logging for Lambda or for a local server. Calling it again changes nothing."""
     root = logging.getLogger()
@@ -91,7 +108,7 @@ def configure_logging(environ: Mapping[str, str] = os.environ) -> None:
         # app's own records (the access log among them) are wanted from INFO up.
         logging.getLogger("sample_app").setLevel(environ.get("LOG_LEVEL", "INFO").upper())
     if not in_lambda(environ):
-        handler: logging.Handler = logging.StreamHandler(sys.stderr)
+        handler: logging.Handler = _CurrentStreamHandler("stderr")
         handler.setFormatter(logging.Formatter(_TEXT_FORMAT))
     else:
         # LambdaLoggerHandler and LambdaLoggerHandlerWithFrameType in the runtime's bootstrap
@@ -103,7 +120,7 @@ def configure_logging(environ: Mapping[str, str] = os.environ) -> None:
                 runtime_handler.setFormatter(LambdaJsonFormatter())
             runtime_handler.addFilter(TraceContextFilter())
         # A marker, so that a second call finds the setup done; it writes nothing where the runtime's handler is.
-        handler = logging.NullHandler() if runtime_handlers else logging.StreamHandler(sys.stdout)
+        handler = logging.NullHandler() if runtime_handlers else _CurrentStreamHandler("stdout")
         handler.setFormatter(LambdaJsonFormatter())
         handler.addFilter(TraceContextFilter())
     handler.name = _HANDLER_NAME

@@ -692,3 +692,14 @@ async def call(app: Any, scope: Scope) -> list[Message]:
 
 def http_scope(**items: Any) -> Scope:
     return {"type": "http", "method": "GET", "path": "/", "headers": [], "query_string": b"", **items}
+
+
+def test_the_sdk_socket_is_closed_at_exit() -> None:
+    from aws_xray_sdk.core.emitters.udp_emitter import UDPEmitter
+
+    from adapter.tracing.xray import _close_emitter_socket
+
+    with isolated_xray_recorder() as recorder:
+        recorder.emitter = UDPEmitter()
+        _close_emitter_socket()  # what runs at exit
+        assert recorder.emitter._socket.fileno() == -1
