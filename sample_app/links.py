@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from botocore.exceptions import BotoCoreError  # type: ignore[import-untyped]
-from pynamodb.exceptions import DoesNotExist, PynamoDBException, TransactWriteError
+from pynamodb.exceptions import DoesNotExist, PynamoDBException, TableDoesNotExist, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from sample_app.models import IDEMPOTENCY_KEY_PREFIX, LINK, Link, Models
@@ -295,7 +295,8 @@ class LinkStore:
                 f"DynamoDB unreachable at {where}: {cause}",
                 "DynamoDB is unreachable, so links cannot be read or written right now; retry in a moment.",
             )
-        if code == "ResourceNotFoundException":
+        # DescribeTable's ResourceNotFoundException comes as TableDoesNotExist, without the code.
+        if code == "ResourceNotFoundException" or isinstance(error, TableDoesNotExist):
             return DynamoDBUnavailable(
                 f"DynamoDB table {settings.links_table!r} does not exist at {where}",
                 "The links table does not exist in DynamoDB.",
