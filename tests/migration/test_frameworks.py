@@ -89,16 +89,16 @@ def _json(event: LambdaEvent, response: LambdaResponse) -> Any:
 
 
 def test_path_parameter_and_query(handler: LambdaAdapter, shape: Shape, lambda_context: LambdaContextStub) -> None:
-    # A path parameter with an escaped space; a repeated name; "+" and "&" escaped, a space as "+", and UTF-8.
+    # A path parameter with an escaped space and UTF-8; a repeated name; "+" and "&" escaped, a space as "+".
     event = shape.build(
-        path="/items/a%20b", query=[("tag", "x"), ("tag", "y"), ("q", "1+1 & café")], headers={"accept": "*/*"}
+        path="/items/a%20%C3%A9", query=[("tag", "x"), ("tag", "y"), ("q", "1+1 & café")], headers={"accept": "*/*"}
     )
 
     response = handler(event, lambda_context)
 
     assert response["statusCode"] == 200, received_body(response)
     assert _json(event, response) == {
-        "item_id": "a b",
+        "item_id": "a é",
         "tags": ["x", "y"] if shape.keeps_repeated_query else ["y"],
         "q": "1+1 & café",
     }
