@@ -227,7 +227,14 @@ def _multi(headers: Mapping[str, list[str]]) -> list[tuple[str, str]]:
 def _request_headers(
     captured: Mapping[str, list[str]], headers: Mapping[str, str] | None, cookies: Mapping[str, str] | None
 ) -> list[tuple[str, str]]:
-    pairs = [(name, value) for name, values in captured.items() if name.lower() in _KEPT_HEADERS for value in values]
+    # A header the test gives replaces the captured one of that name.
+    given = {name.lower() for name in headers or ()}
+    pairs = [
+        (name, value)
+        for name, values in captured.items()
+        if name.lower() in _KEPT_HEADERS and name.lower() not in given
+        for value in values
+    ]
     pairs.extend((headers or {}).items())
     if cookies:
         pairs.append(("cookie", "; ".join(f"{name}={value}" for name, value in cookies.items())))
