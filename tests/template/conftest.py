@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import subprocess
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,6 @@ from tests.template.cfn import FUNCTION, ROOT, SAM_BIN, tool_env, translate
 class SamBuild:
     build_dir: Path
     artifact: Path
-    seconds: float
     output: str
 
 
@@ -32,7 +30,6 @@ def sam_build(tmp_path_factory: pytest.TempPathFactory) -> SamBuild:
     temporary folder."""
     sam = require_sam() / "sam"
     build_dir = tmp_path_factory.mktemp("sam-build")
-    started = time.monotonic()
     result = subprocess.run(
         [str(sam), "build", "--build-dir", str(build_dir)],
         cwd=ROOT,
@@ -42,10 +39,9 @@ def sam_build(tmp_path_factory: pytest.TempPathFactory) -> SamBuild:
         timeout=600,
         check=False,
     )
-    seconds = time.monotonic() - started
     output = result.stdout + result.stderr
     assert result.returncode == 0, f"sam build failed:\n{output}"
-    return SamBuild(build_dir=build_dir, artifact=build_dir / FUNCTION, seconds=seconds, output=output)
+    return SamBuild(build_dir=build_dir, artifact=build_dir / FUNCTION, output=output)
 
 
 @pytest.fixture(scope="session")
