@@ -145,6 +145,8 @@ _IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")
 
 
 def etag(version: int) -> str:
+    """A link's entity tag: its version, which every edit increments. A click does not (the counter changes on
+    its own), so following a link never makes someone's PATCH fail with 412."""
     return f'"{version}"'
 
 

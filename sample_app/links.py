@@ -86,10 +86,6 @@ class Page:
     after: str | None
 
 
-# Any version: what `If-Match: *` asks for.
-ANY_VERSION = None
-
-
 class LinkStore:
     def __init__(self, models: Models) -> None:
         self.models = models
@@ -186,9 +182,10 @@ class LinkStore:
                 except TransactWriteError as error:
                     if error.cause_response_code != "TransactionCanceledException":
                         raise
-                    link_reason, record_reason = (
-                        reason.code if reason else None for reason in error.cancellation_reasons
-                    )
+                    reasons = [reason.code if reason else None for reason in error.cancellation_reasons]
+                    if not set(reasons) <= {None, "ConditionalCheckFailed", "TransactionConflict"}:
+                        raise
+                    link_reason, record_reason = reasons
                 if record_reason == "ConditionalCheckFailed":
                     replayed = self._replay(key, fingerprint, now)
                     if replayed is not None:
