@@ -6,6 +6,7 @@ import asyncio
 import atexit
 import json
 import logging
+from collections.abc import Awaitable, Callable
 
 from adapter.config import Config, build_config
 from adapter.exceptions import EventError, MalformedEvent
@@ -46,7 +47,9 @@ class LambdaAdapter:
 
     def __init__(
         self,
-        app: ASGIApp,
+        # Any ASGI callable: typed loosely because frameworks and bridges declare the scope and messages in their
+        # own ways (asgiref's and a2wsgi's TypedDicts, Starlette's MutableMapping), which mypy would set apart.
+        app: Callable[..., Awaitable[None]],
         *,
         lifespan: str = "auto",
         api_gateway_base_path: str | None = "/",
@@ -54,7 +57,7 @@ class LambdaAdapter:
         exclude_headers: list[str] | None = None,
         sources: tuple[type[EventSource], ...] = DEFAULT_SOURCES,
     ) -> None:
-        self.app = app
+        self.app: ASGIApp = app
         self.config: Config = build_config(
             lifespan=lifespan,
             api_gateway_base_path=api_gateway_base_path,

@@ -134,6 +134,16 @@ def headers_from_multi(headers: dict[str, list[str]]) -> Headers:
         ]
 
 
+def join_cookie_headers(headers: Headers) -> Headers:
+    """One Cookie header for several: frameworks read only the first, and RFC 9113 8.2.3 joins them with "; "."""
+    cookies = [value for name, value in headers if name == b"cookie"]
+    if len(cookies) < 2:
+        return headers
+    joined = [pair for pair in headers if pair[0] != b"cookie"]
+    joined.append((b"cookie", b"; ".join(cookies)))
+    return joined
+
+
 def _values(name: str, values: object) -> list[str]:
     if values is None:
         return []

@@ -17,6 +17,7 @@ from adapter.sources._encoding import (
     decode_body,
     headers_from_multi,
     headers_from_single,
+    join_cookie_headers,
     raw_path,
     raw_query,
     server_and_scheme_from,
@@ -46,6 +47,8 @@ class ALB(EventSource):
         multi_headers: dict[str, list[str]] | None = event.get("multiValueHeaders")
         if multi_headers is not None:
             headers = headers_from_multi(multi_headers)
+            if len(multi_headers.get("cookie") or multi_headers.get("Cookie") or ()) > 1:
+                headers = join_cookie_headers(headers)
             query = _query(event.get("multiValueQueryStringParameters") or {}, multi=True)
         else:
             headers = headers_from_single(event.get("headers") or {})

@@ -18,6 +18,7 @@ from adapter.sources._encoding import (
     headers_from_multi,
     headers_from_single,
     http_api_root_path,
+    join_cookie_headers,
     raw_path,
     root_path_for,
     server_and_scheme_from,
@@ -60,6 +61,8 @@ class APIGatewayV1(EventSource):
         multi_headers = event.get("multiValueHeaders")
         if multi_headers:
             headers = headers_from_multi(multi_headers)
+            if len(multi_headers.get("cookie") or multi_headers.get("Cookie") or ()) > 1:
+                headers = join_cookie_headers(headers)
         else:
             headers = headers_from_single(event.get("headers") or {})
         server, scheme = server_and_scheme_from(dict(headers))

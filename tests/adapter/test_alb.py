@@ -93,3 +93,8 @@ def test_case_mutation_runs_out_of_casings_without_losing_values() -> None:
 def test_unknown_status_code_has_a_plain_description() -> None:
     result = ALB.to_response(Response(599, [], b""), make_alb_event(), build_config())
     assert result["statusDescription"] == "599"
+
+
+def test_cookie_headers_sent_as_several_values_reach_the_app_as_one() -> None:
+    scope = scope_of(make_alb_event(headers={"cookie": ["a=1", "b=2"]}))
+    assert [value for name, value in scope["headers"] if name == b"cookie"] == [b"a=1; b=2"]

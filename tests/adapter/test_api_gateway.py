@@ -185,3 +185,8 @@ def test_body_round_trip(make_adapter: AdapterFactory, lambda_context: LambdaCon
     event = make_rest_event(method="POST", body=b"\x00\xffbinary")
     body = json.loads(make_adapter()(event, lambda_context)["body"])["body"]
     assert body == "AP9iaW5hcnk="
+
+
+def test_cookie_headers_sent_as_several_values_reach_the_app_as_one() -> None:
+    scope = scope_of(make_rest_event(headers={"Cookie": ["a=1", "b=2"]}))
+    assert [value for name, value in scope["headers"] if name == b"cookie"] == [b"a=1; b=2"]

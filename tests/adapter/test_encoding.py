@@ -8,6 +8,7 @@ from adapter.sources._encoding import (
     decode_body,
     headers_from_multi,
     headers_from_single,
+    join_cookie_headers,
     raw_path,
     raw_query,
     root_path_for,
@@ -85,3 +86,9 @@ def test_decode_body(body: str | None, is_base64: bool, expected: bytes) -> None
 def test_invalid_base64_is_refused(body: str) -> None:
     with pytest.raises(MalformedEvent, match="test event says isBase64Encoded but its body is not valid base64"):
         decode_body(body, True, "test")
+
+
+def test_several_cookie_headers_become_one() -> None:
+    headers = [(b"cookie", b"a=1"), (b"x", b"y"), (b"cookie", b"b=2; c=3")]
+    assert join_cookie_headers(headers) == [(b"x", b"y"), (b"cookie", b"a=1; b=2; c=3")]
+    assert join_cookie_headers(headers[:2]) == headers[:2]

@@ -194,7 +194,7 @@ def test_a2wsgi_splits_root_path_into_script_name_and_path_info(
 ) -> None:
     # ASGI's path includes root_path; WSGI's PATH_INFO does not, and Flask and Django build URLs from
     # SCRIPT_NAME. a2wsgi has to split them, or every URL those frameworks build loses (or doubles) the prefix.
-    adapter = LambdaAdapter(WSGIMiddleware(_wsgi_environ_app), api_gateway_base_path=base_path)  # type: ignore[arg-type]
+    adapter = LambdaAdapter(WSGIMiddleware(_wsgi_environ_app), api_gateway_base_path=base_path)
     try:
         event = build(path="/items/a%20b/c", query=[("tag", "x y")])
         environ = _json(event, adapter(event, lambda_context))

@@ -11,6 +11,6 @@ def hello() -> dict[str, str]:
     return {"hello": request.args.get("name", "world")}
 
 
-# a2wsgi declares the WSGI environ and the ASGI scope as TypedDicts, which mypy does not match with Flask's and
-# LambdaAdapter's annotations; at run time they are the same objects.
+# a2wsgi declares the WSGI environ as a TypedDict, which mypy does not match with Flask's annotation; at run time
+# they are the same object.
 handler = LambdaAdapter(WSGIMiddleware(app))  # type: ignore[arg-type]
