@@ -210,7 +210,7 @@ def decode_cursor(cursor: str | None) -> str | None:
         not isinstance(document, dict)
         or document.keys() != {"after"}
         or not isinstance(document["after"], str)
-        or not 1 <= len(document["after"]) <= 1024
+        or not is_code(document["after"])
     ):
         raise Problem(400, "cursor is not one this API returned: use the next_cursor of the previous page as is.")
     after: str = document["after"]

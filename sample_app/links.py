@@ -123,8 +123,10 @@ class LinkStore:
                 filter_condition=self.Link.kind == LINK, limit=limit, page_size=limit + 1, last_evaluated_key=start
             )
             links = list(results)
-            last_key = results.last_evaluated_key
-        return Page(links, None if last_key is None else last_key["code"]["S"])
+            more = results.last_evaluated_key is not None
+        # The next page starts after the last link returned. DynamoDB's LastEvaluatedKey can be the key of an
+        # idempotency record that the filter dropped, and the client has no business seeing that.
+        return Page(links, links[-1].code if more and links else None)
 
     # ---- writes -----------------------------------------------------------------------------------------
 

@@ -184,6 +184,21 @@ def test_pages_cover_every_link_once(empty_client: httpx.Client) -> None:
     assert sorted(seen) == sorted(created)
 
 
+def test_a_cursor_names_a_link_never_an_idempotency_record(empty_client: httpx.Client) -> None:
+    client = empty_client
+    for n in range(4):
+        client.post("/links", json={"url": f"https://example.com/{n}"}, headers={"Idempotency-Key": f"secret-{n}"})
+
+    cursor = None
+    for _ in range(4):
+        params = {"limit": "1"} if cursor is None else {"limit": "1", "cursor": cursor}
+        page = client.get("/links", params=params).json()
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+        assert "secret" not in base64.urlsafe_b64decode(cursor + "==").decode()
+
+
 def test_the_default_page_size_is_20(empty_client: httpx.Client, links_settings: Settings) -> None:
     client = empty_client
     models = bind(links_settings)
@@ -228,6 +243,7 @@ def _b64(data: bytes) -> str:
         _b64(b'{"after": ""}'),
         _b64(b'{"after": "abc", "limit": 1000}'),
         _b64(b'{"code": {"S": "abc"}}'),
+        _b64(b'{"after": "idempotency#key"}'),
     ],
 )
 def test_a_tampered_cursor_is_400(client: httpx.Client, cursor: str) -> None:
