@@ -142,19 +142,11 @@ class AccessLogMiddleware:
         context = scope.get("aws.context")
         token = _request_id.set(getattr(context, "aws_request_id", None))
         status: int | None = None
+        logged = False
 
-        async def logged_send(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = int(message["status"])
-            await send(message)
-
-        try:
-            await self.app(scope, receive, logged_send)
-        except Exception:
-            status = status or 500
-            raise
-        finally:
+        def log() -> None:
+            nonlocal logged
+            logged = True
             duration_ms = round((time.perf_counter() - started) * 1000, 1)
             route = route_template(scope, root_path) or "-"
             method = scope.get("method", "GET")
@@ -166,4 +158,23 @@ class AccessLogMiddleware:
                 duration_ms,
                 extra={"method": method, "route": route, "status": status, "duration_ms": duration_ms},
             )
+
+        async def logged_send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            elif message["type"] == "http.response.body" and not message.get("more_body", False):
+                # Written before the last part of the response leaves, so that a client that has the whole
+                # response can count on the line being there (tests read the log right after a request).
+                log()
+            await send(message)
+
+        try:
+            await self.app(scope, receive, logged_send)
+        except Exception:
+            status = status or 500
+            raise
+        finally:
+            if not logged:
+                log()
             _request_id.reset(token)
