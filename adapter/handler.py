@@ -120,17 +120,6 @@ class LambdaAdapter:
                 # bytes of body: without it, Flask and Django behind a2wsgi would see an empty body.
                 headers.append((b"content-length", str(len(body)).encode("ascii")))
 
-        if body:
-            headers = scope["headers"]
-            for name, _ in headers:
-                if name == b"content-length" or name == b"transfer-encoding":
-                    break
-            else:
-                # REST APIs drop the client's Content-Length (see the live capture in
-                # tests/events/voker/rest-v1-live-encoding-probe.json), and WSGI bridges read exactly CONTENT_LENGTH
-                # bytes of body: without it, Flask and Django behind a2wsgi would see an empty body.
-                headers.append((b"content-length", str(len(body)).encode("ascii")))
-
         loop = self._loop
         if loop is None or loop.is_closed():
             loop = self.loop

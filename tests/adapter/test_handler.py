@@ -201,3 +201,20 @@ def test_one_event_loop_for_the_life_of_the_adapter(make_adapter: AdapterFactory
     loop = handler.loop
     handler(make_http_v2_event(), None)
     assert handler.loop is loop and not loop.is_running()
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        ({}, [(b"content-length", b"4")]),
+        ({"Content-Length": ["4"]}, [(b"content-length", b"4")]),
+        ({"Transfer-Encoding": ["chunked"]}, [(b"transfer-encoding", b"chunked")]),
+    ],
+)
+def test_a_body_always_comes_with_its_length_or_encoding(
+    headers: dict[str, list[str]], expected: list[tuple[bytes, bytes]], make_adapter: AdapterFactory
+) -> None:
+    event = make_rest_event(method="POST", headers=headers, body="data")
+    response = json.loads(make_adapter()(event, None)["body"])
+    framing = [(name, value) for name, value in response["headers"] if name in ("content-length", "transfer-encoding")]
+    assert framing == [[name.decode(), value.decode()] for name, value in expected]
