@@ -217,4 +217,4 @@ def test_a_body_always_comes_with_its_length_or_encoding(
     event = make_rest_event(method="POST", headers=headers, body="data")
     response = json.loads(make_adapter()(event, None)["body"])
     framing = [(name, value) for name, value in response["headers"] if name in ("content-length", "transfer-encoding")]
-    assert framing == [[name.decode(), value.decode()] for name, value in expected]
+    assert framing == [(name.decode(), value.decode()) for name, value in expected]
