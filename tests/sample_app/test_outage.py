@@ -6,11 +6,13 @@ These tests stop and start a DynamoDB Local of their own, so the session's insta
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from pynamodb.connection import Connection
 
 from sample_app.app import create_app
 from sample_app.models import bind, create_table
@@ -92,3 +94,25 @@ def test_a_missing_table_is_503_and_says_which(dynamodb_local: str, caplog: pyte
         assert_problem(client.get("/health"), 503, "The links table does not exist in DynamoDB.")
         assert error_lines(caplog) == [f"DynamoDB table 'no-such-table' does not exist at {dynamodb_local}"]
         assert_problem(client.get("/links/abc"), 503, "The links table does not exist in DynamoDB.")
+
+
+def test_another_table_in_its_place_is_a_500_problem(dynamodb_local: str, caplog: pytest.LogCaptureFixture) -> None:
+    # LINKS_TABLE naming a table with another key schema: not an outage, a mistake that only a deploy can fix.
+    connection = Connection(region=REGION, host=dynamodb_local)
+    name = f"other-{uuid.uuid4().hex[:12]}"
+    connection.create_table(
+        name,
+        attribute_definitions=[{"attribute_name": "pk", "attribute_type": "S"}],
+        key_schema=[{"attribute_name": "pk", "key_type": "HASH"}],
+        billing_mode="PAY_PER_REQUEST",
+    )
+    settings = Settings(links_table=name, dynamodb_endpoint_url=dynamodb_local, aws_region=REGION)
+    try:
+        with serve(create_app(settings)) as url, httpx.Client(base_url=url) as client:
+            response = client.get("/links/abc")
+    finally:
+        connection.delete_table(name)
+
+    assert_problem(response, 500, "The server failed to handle this request; the error is logged.")
+    assert "abc" not in response.text
+    assert any(record.exc_info for record in caplog.records), "the traceback is logged"
