@@ -103,9 +103,11 @@ class LinkStore:
     # ---- reads ------------------------------------------------------------------------------------------
 
     def get(self, code: str) -> Link:
+        """The link as last written: a strongly consistent read, so the ETag a client gets after a PATCH is the
+        new one, not a stale one that would fail its next PATCH (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/HowItWorks.ReadConsistency.html)."""
         with self._dynamodb_errors():
             try:
-                return self.Link.get(code)
+                return self.Link.get(code, consistent_read=True)
             except DoesNotExist:
                 raise LinkNotFound(code) from None
 
