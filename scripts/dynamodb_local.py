@@ -281,7 +281,8 @@ def dev() -> int:
             try:
                 return uvicorn.wait()
             except KeyboardInterrupt:
-                # The terminal sent SIGINT to the whole process group: uvicorn is shutting down already.
+                # Ctrl-C reached uvicorn too (the terminal signals the whole process group), SIGTERM only this
+                # process: either way uvicorn is told to stop, and DynamoDB Local stops once it has.
                 uvicorn.send_signal(signal.SIGINT)
                 uvicorn.wait()
                 return 0
