@@ -26,10 +26,13 @@ from adapter.sources._encoding import (
 from adapter.types import LambdaContext, LambdaEvent, LambdaResponse, Scope
 
 
-def _is_execute_api_host(host: str | None) -> bool:
+def _is_execute_api_host(host: str | None, request_context: dict[str, Any]) -> bool:
     # The stage is part of the URL only on the default endpoint, {api-id}.execute-api.{region}.amazonaws.com;
-    # a custom domain maps a base path to a stage instead.
-    return host is not None and ".execute-api." in host
+    # a custom domain maps a base path to a stage instead. A loopback Host is a local emulation of the API
+    # (`python -m adapter serve`), which names the endpoint it stands for in requestContext.domainName.
+    if host is not None and (host == "localhost" or host.startswith(("127.", "[::1]"))):
+        host = request_context.get("domainName")
+    return isinstance(host, str) and ".execute-api." in host
 
 
 class APIGatewayV1(EventSource):
@@ -73,7 +76,7 @@ class APIGatewayV1(EventSource):
         if event.get("version") == "1.0":
             # HTTP API (payload 1.0): `path` already carries a named stage, like rawPath in payload 2.0.
             root_path = http_api_root_path(raw, stage, config.api_gateway_base_path)
-        elif stage and _is_execute_api_host(host):
+        elif stage and _is_execute_api_host(host, request_context):
             # REST API on its execute-api host: `path` leaves out the stage that the client's URL starts with.
             root_path = f"/{stage}"
             raw = raw_path(root_path) + raw

@@ -1,0 +1,3 @@
+from adapter.local.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,306 @@
+"""One Lambda execution environment, in this process: the handler loaded once, invocations run one at a time
+on a worker thread, with Lambda's timeout, payload limits, error payloads and START/END/REPORT log lines.
+
+A worker thread, because the handler may own an event loop (`LambdaAdapter` runs its application with
+`run_until_complete`, which cannot be called from a thread whose loop is already running), and one at a time,
+because an execution environment takes one invocation at a time: where Lambda would start more environments,
+requests here wait their turn. A handler that runs past its timeout cannot be stopped from outside its thread:
+the invocation fails as Lambda fails it, and the thread goes on until the handler returns, while the next
+invocations wait.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+import math
+import os
+import resource
+import sys
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from adapter.local.context import LocalContext
+from adapter.local.responses import MAX_RESULT_BYTES
+
+logger = logging.getLogger("adapter.local")
+
+Handler = Callable[[Any, Any], Any]
+
+
+class HandlerError(Exception):
+    """The handler cannot be loaded; the message says why in one line, `details` holds a traceback if any."""
+
+    def __init__(self, message: str, details: str = "") -> None:
+        super().__init__(message)
+        self.details = details
+
+
+class FunctionConfig:
+    """What the function is: its handler (`package.module.function` as in Lambda, or `package.module:function`),
+    timeout in seconds, memory in MB, environment variables and the folder its code is in."""
+
+    __slots__ = ("code_dir", "environment", "handler", "memory", "name", "region", "timeout")
+
+    def __init__(
+        self,
+        handler: str,
+        *,
+        name: str | None = None,
+        timeout: float = 3.0,
+        memory: int = 128,
+        environment: Mapping[str, str] | None = None,
+        code_dir: Path | None = None,
+        region: str | None = None,
+    ) -> None:
+        self.handler = handler
+        self.name = name or "local-function"
+        # Lambda's defaults: 3 s and 128 MB. https://docs.aws.amazon.com/lambda/latest/dg/configuration-timeout.html
+        self.timeout = timeout
+        self.memory = memory
+        self.environment = dict(environment or {})
+        self.code_dir = code_dir
+        self.region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+
+
+def load_handler(spec: str) -> Handler:
+    """The handler named by `spec`, imported as Lambda's runtime imports it; `HandlerError` says what failed."""
+    module_name, separator, attribute = spec.rpartition(":")
+    if not separator:
+        module_name, _, attribute = spec.rpartition(".")
+    if (
+        not module_name
+        or not attribute
+        or not all(part.isidentifier() for part in [*module_name.split("."), attribute])
+    ):
+        raise HandlerError(
+            f"Bad handler {spec!r}: give the module and the function, as in Lambda's Handler setting"
+            " (package.module.function) or as package.module:function"
+        )
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as error:
+        if error.name is not None and module_name.startswith(error.name):
+            # The handler's own module (or package) is missing, as Lambda's Runtime.ImportModuleError says.
+            raise HandlerError(f"Unable to import module {module_name!r}: No module named {error.name!r}") from None
+        raise HandlerError(
+            f"Unable to import module {module_name!r}: {type(error).__name__}: {error}", traceback.format_exc()
+        ) from None
+    except Exception as error:
+        raise HandlerError(
+            f"Unable to import module {module_name!r}: {type(error).__name__}: {error}", traceback.format_exc()
+        ) from None
+    handler = getattr(module, attribute, None)
+    if handler is None:
+        raise HandlerError(f"Handler {attribute!r} missing on module {module_name!r}")
+    if not callable(handler):
+        raise HandlerError(
+            f"Handler {attribute!r} on module {module_name!r} is a {type(handler).__name__}, not callable"
+        )
+    return handler  # type: ignore[no-any-return]
+
+
+class Outcome:
+    """How an invocation ended: `result` (the JSON the function returned), or `error` (Lambda's error payload),
+    or neither when the gateway stopped waiting first (`gateway_timeout`)."""
+
+    __slots__ = ("error", "gateway_timeout", "result")
+
+    def __init__(
+        self, result: str | None = None, error: dict[str, Any] | None = None, *, gateway_timeout: bool = False
+    ) -> None:
+        self.result = result
+        self.error = error
+        self.gateway_timeout = gateway_timeout
+
+
+def _error(request_id: str, error_type: str, message: str, stack: list[str] | None = None) -> dict[str, Any]:
+    # The payload of a failed invocation, as the Python runtime reports it.
+    return {"errorMessage": message, "errorType": error_type, "requestId": request_id, "stackTrace": stack or []}
+
+
+class Invocation:
+    """One invocation, queued on the environment's worker thread."""
+
+    def __init__(self, runtime: FunctionRuntime, payload: str, request_id: str) -> None:
+        self.runtime = runtime
+        self.payload = payload
+        self.request_id = request_id
+        self.started = threading.Event()
+        self.done = threading.Event()
+        self._lock = threading.Lock()
+        self._outcome: Outcome | None = None
+        self._abandoned = False
+        self._started_at = 0.0
+
+    def wait(self, gateway_timeout: float | None = None) -> Outcome:
+        """The outcome, once the function returns, fails or times out, or the gateway's own timeout passes
+        (counted from now, which includes the time spent waiting for the environment)."""
+        gateway_deadline = math.inf if gateway_timeout is None else time.monotonic() + gateway_timeout
+        if not self.started.wait(_remaining(gateway_deadline)):
+            with self._lock:
+                if not self.started.is_set():
+                    self._abandoned = True
+                    return Outcome(gateway_timeout=True)
+        function_deadline = self._started_at + self.runtime.config.timeout
+        if self.done.wait(_remaining(min(gateway_deadline, function_deadline))):
+            assert self._outcome is not None
+            return self._outcome
+        if gateway_deadline < function_deadline:
+            return Outcome(gateway_timeout=True)
+        return self._timed_out()
+
+    def _timed_out(self) -> Outcome:
+        timeout = self.runtime.config.timeout
+        outcome = Outcome(
+            error=_error(self.request_id, "Sandbox.Timedout", f"Task timed out after {timeout:.2f} seconds")
+        )
+        with self._lock:
+            if self._outcome is not None:  # it finished just now
+                return self._outcome
+            self._outcome = outcome
+        logger.error("%s %s Task timed out after %.2f seconds", _timestamp(), self.request_id, timeout)
+        self.runtime.report(self.request_id, self._started_at, status="timeout")
+        return outcome
+
+    def run(self) -> None:
+        with self._lock:
+            if self._abandoned:
+                return
+            self._started_at = time.monotonic()
+            self.started.set()
+        outcome = self.runtime.call(self.payload, self.request_id, self._started_at)
+        with self._lock:
+            late = self._outcome is not None
+            if not late:
+                self._outcome = outcome
+        if late:
+            logger.warning(
+                "The handler of %s returned %.2f s after its %.2f s timeout; Lambda would have stopped it",
+                self.request_id,
+                time.monotonic() - self._started_at - self.runtime.config.timeout,
+                self.runtime.config.timeout,
+            )
+        else:
+            self.runtime.report(self.request_id, self._started_at)
+        self.done.set()
+
+
+def _remaining(deadline: float) -> float | None:
+    return None if deadline == math.inf else max(0.0, deadline - time.monotonic())
+
+
+def _timestamp() -> str:
+    now = time.time()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1000):03d}Z"
+
+
+class FunctionRuntime:
+    """The function's execution environment: `start()` loads the handler (the init phase), `invoke()` queues
+    an invocation, `close()` stops the worker thread once the running invocation is over."""
+
+    def __init__(self, config: FunctionConfig, *, max_result_bytes: int = MAX_RESULT_BYTES) -> None:
+        self.config = config
+        self.max_result_bytes = max_result_bytes
+        self.handler: Handler | None = None
+        self.init_duration_ms: float | None = None
+        self.log_stream_name = f"{time.strftime('%Y/%m/%d')}/[$LATEST]{uuid.uuid4().hex}"
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lambda-environment")
+
+    def environment(self) -> dict[str, str]:
+        """The variables Lambda sets for the function, then the function's own.
+
+        LAMBDA_TASK_ROOT is left out on purpose: code that finds it believes it runs in Lambda's managed runtime
+        and, for instance, sends X-Ray segments to a daemon that is not there.
+        https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html#configuration-envvars-runtime
+        """
+        config = self.config
+        return {
+            "AWS_LAMBDA_FUNCTION_NAME": config.name,
+            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(config.memory),
+            "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{config.name}",
+            "AWS_LAMBDA_LOG_STREAM_NAME": self.log_stream_name,
+            "AWS_REGION": config.region,
+            "_HANDLER": config.handler,
+            **config.environment,
+        }
+
+    def start(self) -> None:
+        """Sets the environment variables and imports the handler; `HandlerError` when it cannot be loaded."""
+        os.environ.update(self.environment())
+        if self.config.code_dir is not None and str(self.config.code_dir) not in sys.path:
+            sys.path.insert(0, str(self.config.code_dir))
+        started = time.perf_counter()
+        self.handler = load_handler(self.config.handler)
+        self.init_duration_ms = (time.perf_counter() - started) * 1000
+
+    def invoke(self, payload: str, request_id: str | None = None) -> Invocation:
+        """Queues an invocation with `payload` (the event as JSON); `wait()` on the result for its outcome."""
+        invocation = Invocation(self, payload, request_id or str(uuid.uuid4()))
+        self._executor.submit(invocation.run)
+        return invocation
+
+    def call(self, payload: str, request_id: str, started_at: float) -> Outcome:
+        """Runs the handler on this thread, as the runtime does: a fresh copy of the event, the result
+        serialised to JSON, its size checked."""
+        assert self.handler is not None, "start() loads the handler first"
+        config = self.config
+        logger.info("START RequestId: %s Version: $LATEST", request_id)
+        context = LocalContext(
+            aws_request_id=request_id,
+            function_name=config.name,
+            memory_limit_in_mb=config.memory,
+            timeout=config.timeout - (time.monotonic() - started_at),
+            region=config.region,
+            log_stream_name=self.log_stream_name,
+        )
+        try:
+            result = self.handler(json.loads(payload), context)
+        except Exception as error:
+            stack = traceback.format_exception(error)
+            logger.error("[ERROR] %s: %s\n%s", type(error).__name__, error, "".join(stack).rstrip())
+            return Outcome(error=_error(request_id, type(error).__name__, str(error), stack[1:]))
+        try:
+            serialised = json.dumps(result)
+        except (TypeError, ValueError) as error:
+            message = f"Unable to marshal response: {error}"
+            logger.error("[ERROR] Runtime.MarshalError: %s", message)
+            return Outcome(error=_error(request_id, "Runtime.MarshalError", message))
+        if len(serialised) > self.max_result_bytes:
+            message = f"Response payload size exceeded maximum allowed payload size ({self.max_result_bytes} bytes)."
+            logger.error("[ERROR] Function.ResponseSizeTooLarge: %s (%d bytes)", message, len(serialised))
+            return Outcome(error=_error(request_id, "Function.ResponseSizeTooLarge", message))
+        return Outcome(result=serialised)
+
+    def report(self, request_id: str, started_at: float, status: str | None = None) -> None:
+        """END and REPORT lines, with the fields and tabs of Lambda's: https://docs.aws.amazon.com/lambda/latest/dg/python-logging.html"""
+        duration = (time.monotonic() - started_at) * 1000
+        # ru_maxrss is in kilobytes on Linux (bytes on macOS): the peak of the whole process, where Lambda's
+        # is the environment's.
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        peak_mb = peak // (1024 * 1024) if sys.platform == "darwin" else peak // 1024
+        fields = [
+            f"Duration: {duration:.2f} ms",
+            f"Billed Duration: {math.ceil(duration)} ms",
+            f"Memory Size: {self.config.memory} MB",
+            f"Max Memory Used: {peak_mb} MB",
+        ]
+        if self.init_duration_ms is not None:
+            # Only the first invocation of an environment reports its init phase.
+            fields.append(f"Init Duration: {self.init_duration_ms:.2f} ms")
+            self.init_duration_ms = None
+        if status is not None:
+            fields.append(f"Status: {status}")
+        logger.info("END RequestId: %s", request_id)
+        logger.info("REPORT RequestId: %s\t%s\t", request_id, "\t".join(fields))
+
+    def close(self, wait: bool = True) -> None:
+        self._executor.shutdown(wait=wait, cancel_futures=True)
