@@ -58,6 +58,14 @@ async def binary(request: Request) -> Response:
 app = Starlette(routes=[Route("/hello", hello), Route("/json", echo_json, methods=["POST"]), Route("/binary", binary)])
 
 
+PAYLOAD = json.dumps({"items": [{"id": i, "name": f"item-{i:05d}", "tags": ["a", "b"]} for i in range(2400)]})
+CASES: dict[str, tuple[str, str, bytes | None]] = {
+    "hello": ("GET", "/hello", None),
+    "100 KB JSON body": ("POST", "/json", PAYLOAD.encode()),
+    "1 MB binary response": ("GET", "/binary", None),
+}
+
+
 class Context:
     aws_request_id = "bench"
 
@@ -153,12 +161,6 @@ def main() -> None:
     args = parser.parse_args()
     logging.getLogger("mangum").setLevel(logging.WARNING)
 
-    payload = json.dumps({"items": [{"id": i, "name": f"item-{i:05d}", "tags": ["a", "b"]} for i in range(2400)]})
-    cases = [
-        ("hello", "GET", "/hello", None),
-        ("100 KB JSON body", "POST", "/json", payload.encode()),
-        ("1 MB binary response", "GET", "/binary", None),
-    ]
     loop = asyncio.new_event_loop()
     ours = LambdaAdapter(app)
     mangum_off = Mangum(app, lifespan="off")
@@ -171,7 +173,7 @@ def main() -> None:
     header = f"{'case':<24}{'event':<9}{'direct':>9}{'ours':>9}{'Mangum off':>12}{'Mangum auto':>13}"
     header += f"{'ours-direct':>13}{'Mangum off-direct':>19}{'ours/Mangum overhead':>22}"
     print(header)
-    for label, method, path, body in cases:
+    for label, (method, path, body) in CASES.items():
         for kind, build in (("REST", rest_event), ("HTTP v2", http_v2_event)):
             event = build(method, path, body)
             assert ours(copy.deepcopy(event), context)["statusCode"] == 200

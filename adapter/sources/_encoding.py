@@ -63,7 +63,8 @@ def raw_query(query: str) -> bytes:
 
 
 def decode_path(raw: bytes) -> str:
-    return unquote(raw.decode("ascii"))
+    path = raw.decode("ascii")
+    return unquote(path) if "%" in path else path
 
 
 def root_path_for(raw: bytes, prefix: str) -> str:
@@ -87,7 +88,8 @@ def http_api_root_path(raw: bytes, stage: object, base_path: str) -> str:
 
 
 # Header names repeat from one invocation to the next, so their lower-cased bytes are kept (bounded, so that
-# a client sending random names cannot grow it without end).
+# a client sending random names cannot grow it without end). On this path, run for every header of every
+# invocation, a dictionary lookup costs less than lower() and encode().
 _NAMES: dict[str, bytes] = {}
 _NAMES_MAX = 1024
 
@@ -155,9 +157,14 @@ def server_and_scheme(host: str | None, port: str | None, proto: str | None) -> 
 
     API Gateway, Function URLs and ALB terminate TLS in front of Lambda and say so in the forwarding headers.
     """
-    scheme = proto.split(",", 1)[0].strip().lower() if proto else "https"
-    if scheme != "https" and scheme != "http":
+    if proto is None or proto == "https":
         scheme = "https"
+        if port == "443" and host and ":" not in host:  # nearly every request: no parsing needed
+            return (host, 443), scheme
+    else:
+        scheme = proto.split(",", 1)[0].strip().lower()
+        if scheme != "https" and scheme != "http":
+            scheme = "https"
     if not host:
         return None, scheme
     host_port = ""
@@ -181,6 +188,10 @@ def server_and_scheme_from(
     )
 
 
+_TEXT_TYPES: dict[tuple[bytes, frozenset[str]], bool] = {}
+_TEXT_TYPES_MAX = 256
+
+
 def is_text(content_type: bytes | None, content_encoding: bytes | None, config: Config) -> bool:
     """Whether a response body can travel as text in the Lambda response rather than base64."""
     # A compressed body is binary whatever its type (API Gateway would otherwise mangle the bytes).
@@ -188,13 +199,20 @@ def is_text(content_type: bytes | None, content_encoding: bytes | None, config: 
         return False
     if content_type is None:
         return False
-    mime_type = content_type.split(b";", 1)[0].strip().lower().decode("latin-1")
-    return (
-        mime_type.startswith("text/")
-        or mime_type in TEXT_MIME_TYPES
-        or mime_type.endswith(("+json", "+xml"))
-        or mime_type in config.text_mime_types
-    )
+    # An application sends the same few content types again and again: the answer for each is kept (bounded).
+    key = (bytes(content_type), config.text_mime_types)  # bytes() too: ASGI allows any bytes-like value
+    text = _TEXT_TYPES.get(key)
+    if text is None:
+        mime_type = content_type.split(b";", 1)[0].strip().lower().decode("latin-1")
+        text = (
+            mime_type.startswith("text/")
+            or mime_type in TEXT_MIME_TYPES
+            or mime_type.endswith(("+json", "+xml"))
+            or mime_type in config.text_mime_types
+        )
+        if len(_TEXT_TYPES) < _TEXT_TYPES_MAX:
+            _TEXT_TYPES[key] = text
+    return text
 
 
 def encode_body(body: bytes, text: bool) -> tuple[str, bool]:

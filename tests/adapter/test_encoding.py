@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 
 from adapter import MalformedEvent
+from adapter.config import build_config
 from adapter.sources import _encoding
 from adapter.sources._encoding import (
     decode_body,
@@ -66,12 +67,33 @@ def test_non_string_header_values_are_carried_as_text() -> None:
     assert headers_from_single({"X-Count": 3}) == [(b"x-count", b"3")]  # type: ignore[dict-item]
 
 
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        ({}, []),
+        ({"X-A": "1", "x-b": "two"}, [(b"x-a", b"1"), (b"x-b", b"two")]),
+        ({"X-Line": "a\nb", "X-B": "2"}, [(b"x-line", b"a\nb"), (b"x-b", b"2")]),
+        ({"X-Caf\u00e9": "\u2603"}, [(b"x-caf\xe9", "\u2603".encode())]),
+        ({"X-\u2603": "v"}, [(b"x-?", b"v")]),
+    ],
+)
+def test_single_value_headers(headers: dict[str, str], expected: list[tuple[bytes, bytes]]) -> None:
+    assert headers_from_single(headers) == expected
+
+
 def test_header_name_cache_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(_encoding, "_NAMES", {})
     monkeypatch.setattr(_encoding, "_NAMES_MAX", 2)
     pairs = headers_from_single({"A": "1", "B": "2", "C": "3"})
     assert pairs == [(b"a", b"1"), (b"b", b"2"), (b"c", b"3")]
     assert _encoding._NAMES == {"A": b"a", "B": b"b"}
+
+
+def test_multi_value_headers() -> None:
+    assert headers_from_multi({}) == []
+    assert headers_from_multi({"X-Empty": []}) == []
+    assert headers_from_multi({"X-A": ["1", "2"], "X-B": ["3"]}) == [(b"x-a", b"1"), (b"x-a", b"2"), (b"x-b", b"3")]
+    assert headers_from_multi({"X-A": ["1\n2"]}) == [(b"x-a", b"1\n2")]
 
 
 @pytest.mark.parametrize(
@@ -92,3 +114,13 @@ def test_several_cookie_headers_become_one() -> None:
     headers = [(b"cookie", b"a=1"), (b"x", b"y"), (b"cookie", b"b=2; c=3")]
     assert join_cookie_headers(headers) == [(b"x", b"y"), (b"cookie", b"a=1; b=2; c=3")]
     assert join_cookie_headers(headers[:2]) == headers[:2]
+
+
+def test_text_decision_cache_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_encoding, "_TEXT_TYPES", {})
+    monkeypatch.setattr(_encoding, "_TEXT_TYPES_MAX", 1)
+    config = build_config()
+    assert _encoding.is_text(bytearray(b"text/csv"), None, config)
+    assert not _encoding.is_text(b"image/png", None, config)
+    assert {(b"text/csv", frozenset()): True} == _encoding._TEXT_TYPES
+    assert _encoding.is_text(b"text/csv", b"identity", config)
