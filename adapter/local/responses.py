@@ -88,11 +88,10 @@ def _json_error(status: int, message: str, headers: list[tuple[str, str]]) -> HT
     return HTTPResponse(status, [("Content-Type", "application/json"), *headers], body)
 
 
-def _alb_page(status: int) -> HTTPResponse:
-    title = f"{status} {_phrase(status)}"
+def _alb_page(status: int, title: str) -> HTTPResponse:
     page = (
-        f"<html>\r\n<head><title>{title}</title></head>\r\n<body>\r\n"
-        f"<center><h1>{title}</h1></center>\r\n</body>\r\n</html>\r\n"
+        f"<html>\r\n<head><title>{status} {title}</title></head>\r\n<body>\r\n"
+        f"<center><h1>{status} {title}</h1></center>\r\n</body>\r\n</html>\r\n"
     )
     return HTTPResponse(status, [("Server", "awselb/2.0"), ("Content-Type", "text/html")], page.encode())
 
@@ -112,7 +111,16 @@ _HTTP_API_ERRORS = {
     "too_large": (413, "Request Entity Too Large"),
     "no_route": (404, "Not Found"),
 }
-_STATUS = {"function": 502, "config": 502, "timeout": 504, "too_large": 413, "no_route": 404}
+# Function URLs and ALB answer in plain text and HTML, with the phrases of the time (Python 3.13 calls 413
+# "Content Too Large").
+_PLAIN_ERRORS = {
+    "function": (502, "Internal Server Error"),
+    "config": (502, "Internal Server Error"),
+    "timeout": (504, "Gateway Timeout"),
+    "too_large": (413, "Request Entity Too Large"),
+    "no_route": (404, "Not Found"),
+}
+_ALB_ERRORS = {**_PLAIN_ERRORS, "function": (502, "Bad Gateway"), "config": (502, "Bad Gateway")}
 
 
 def gateway_error(gateway: Gateway, kind: str, request_id: str) -> HTTPResponse:
@@ -124,11 +132,9 @@ def gateway_error(gateway: Gateway, kind: str, request_id: str) -> HTTPResponse:
         status, message = _HTTP_API_ERRORS[kind]
         return _json_error(status, message, [("apigw-requestid", request_id)])
     if gateway.format == "alb":
-        return _alb_page(_STATUS[kind])
-    status = _STATUS[kind]
-    return HTTPResponse(
-        status, [("Content-Type", "text/plain"), ("x-amzn-RequestId", request_id)], _phrase(status).encode()
-    )
+        return _alb_page(*_ALB_ERRORS[kind])
+    status, message = _PLAIN_ERRORS[kind]
+    return HTTPResponse(status, [("Content-Type", "text/plain"), ("x-amzn-RequestId", request_id)], message.encode())
 
 
 def http_response(gateway: Gateway, result: Any, request: ClientRequest, request_id: str) -> HTTPResponse:
