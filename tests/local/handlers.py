@@ -105,7 +105,7 @@ def returns_garbage(event: dict[str, Any], context: Any) -> Any:
         "bad-cookies": {"statusCode": 200, "cookies": "a=1"},
         "bad-description": {"statusCode": 200, "statusDescription": 200},
         "not-json": {"statusCode": 200, "body": b"bytes are not JSON"},
-        "huge": {"statusCode": 200, "body": "x" * (6 * 1024 * 1024)},
+        "huge": {"statusCode": 200, "body": "x" * (6 * 1024 * 1024 + 100)},
     }
     return results.get(kind, {"statusCode": 200, "body": json.dumps(sorted(results))})
 
