@@ -2,8 +2,10 @@
 
 from adapter.exceptions import (
     AdapterError,
+    BatchFailed,
     ConfigurationError,
     EventError,
+    InvalidPayload,
     LifespanError,
     MalformedEvent,
     UnsupportedEvent,
@@ -14,8 +16,10 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AdapterError",
+    "BatchFailed",
     "ConfigurationError",
     "EventError",
+    "InvalidPayload",
     "LambdaAdapter",
     "LifespanError",
     "MalformedEvent",

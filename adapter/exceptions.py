@@ -6,6 +6,8 @@ AdapterError
 ├── EventError           an event the adapter cannot turn into a request
 │   ├── UnsupportedEvent an event of no shape the adapter knows
 │   └── MalformedEvent   an event of a known shape with a missing or invalid field
+│       └── InvalidPayload   a direct invocation's payload that its handler's parser refused
+├── BatchFailed          records of a non-HTTP event failed, and the whole invocation fails for them
 └── LifespanError        the application's lifespan startup or shutdown failed
 ```
 """
@@ -31,6 +33,20 @@ class UnsupportedEvent(EventError):
 
 class MalformedEvent(EventError):
     """The Lambda event looks like a supported shape but a field is missing or invalid."""
+
+
+class InvalidPayload(MalformedEvent):
+    """A direct invocation's payload could not be turned into the object its handler takes.
+
+    Lambda reports it with the error type `InvalidPayload`, which a Step Functions `Catch` can match.
+    """
+
+
+class BatchFailed(AdapterError):
+    """Records of a non-HTTP event failed and the invocation fails for them, so that the event is retried.
+
+    Raised for a handler registered with `report_failures=False`; the first record's exception is its cause.
+    """
 
 
 class LifespanError(AdapterError):

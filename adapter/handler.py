@@ -7,13 +7,17 @@ import atexit
 import json
 import logging
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
 
 from adapter.config import Config, build_config
-from adapter.exceptions import EventError, MalformedEvent
+from adapter.exceptions import ConfigurationError, EventError, MalformedEvent
 from adapter.http import internal_error, run_http
 from adapter.lifespan import Lifespan
 from adapter.sources import DEFAULT_SOURCES, EventSource, detect
 from adapter.types import ASGIApp, LambdaContext, LambdaEvent, LambdaResponse
+
+if TYPE_CHECKING:
+    from adapter.triggers import Triggers
 
 logger = logging.getLogger("adapter")
 
@@ -43,6 +47,9 @@ class LambdaAdapter:
     - `exclude_headers`: response header names to drop.
     - `sources`: the event sources to try, in order (default: HTTP API v2 and Function URLs, ALB, API Gateway
       payload 1.0, Lambda@Edge).
+    - `triggers`: handlers for the function's other events (SQS, Kinesis, DynamoDB Streams, S3, SNS, EventBridge,
+      schedules, direct invocations), from `adapter.triggers.Triggers`. They run on the same loop and see the
+      same lifespan state as requests.
     """
 
     def __init__(
@@ -56,6 +63,7 @@ class LambdaAdapter:
         text_mime_types: list[str] | None = None,
         exclude_headers: list[str] | None = None,
         sources: tuple[type[EventSource], ...] = DEFAULT_SOURCES,
+        triggers: Triggers | None = None,
     ) -> None:
         self.app: ASGIApp = app
         self.config: Config = build_config(
@@ -65,6 +73,12 @@ class LambdaAdapter:
             exclude_headers=exclude_headers,
         )
         self.sources = tuple(sources)
+        if triggers is not None:
+            from adapter.triggers import Triggers
+
+            if not isinstance(triggers, Triggers):
+                raise ConfigurationError(f"triggers must be an adapter.triggers.Triggers, not {triggers!r}")
+        self.triggers = triggers
         self._lifespan = Lifespan(app, self.config.lifespan)
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -97,9 +111,18 @@ class LambdaAdapter:
             if pending:
                 loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
             loop.run_until_complete(loop.shutdown_asyncgens())
+            # Sync trigger handlers run in the loop's default executor; its threads end here, not at exit.
+            loop.run_until_complete(loop.shutdown_default_executor())
             loop.close()
 
-    def __call__(self, event: LambdaEvent, context: LambdaContext | None) -> LambdaResponse:
+    def __call__(self, event: LambdaEvent, context: LambdaContext | None) -> Any:
+        triggers = self.triggers
+        if triggers:
+            kind = triggers.kind_of(event)
+            if kind is not None:
+                loop = self.loop
+                state = self._state(loop)
+                return loop.run_until_complete(triggers.dispatch(kind, event, context, {} if state is None else state))
         source = detect(event, self.sources)
         try:
             scope, body = source.to_request(event, context, self.config)
@@ -120,16 +143,10 @@ class LambdaAdapter:
                 # bytes of body: without it, Flask and Django behind a2wsgi would see an empty body.
                 headers.append((b"content-length", str(len(body)).encode("ascii")))
 
-        loop = self._loop
-        if loop is None or loop.is_closed():
-            loop = self.loop
-        lifespan = self._lifespan
-        if lifespan.supported:
-            if not lifespan.started:
-                loop.run_until_complete(lifespan.startup())
-            if lifespan.started:
-                # A shallow copy per request, as uvicorn gives: requests share what startup put there.
-                scope["state"] = lifespan.state.copy()
+        loop = self.loop
+        state = self._state(loop)
+        if state is not None:
+            scope["state"] = state
 
         request_id = getattr(context, "aws_request_id", "-")
         response = loop.run_until_complete(run_http(self.app, scope, body, request_id))
@@ -143,6 +160,16 @@ class LambdaAdapter:
             )
             result = source.to_response(internal_error(b"Response too large for AWS Lambda"), event, self.config)
         return result
+
+    def _state(self, loop: asyncio.AbstractEventLoop) -> dict[str, Any] | None:
+        """The lifespan state for one invocation, HTTP or not, after starting the lifespan if it is not yet."""
+        lifespan = self._lifespan
+        if not lifespan.supported:
+            return None
+        if not lifespan.started:
+            loop.run_until_complete(lifespan.startup())
+        # A shallow copy per invocation, as uvicorn gives each request: they share what startup put there.
+        return lifespan.state.copy() if lifespan.started else None
 
 
 def _payload_size(result: LambdaResponse) -> int:

@@ -2,18 +2,22 @@
 
 `XRayMiddleware` records requests with AWS X-Ray (`pip install 'asgi-lambda-adapter[xray]'`); it imports the
 X-Ray SDK only when tracing is on, so an application that has it in its middleware pays nothing when it is off.
-`TracingMiddleware` is the same middleware over any `Tracer`.
+`TracingMiddleware` is the same middleware over any `Tracer`. `xray_record_tracer()` does the same for the
+records of non-HTTP events (`adapter.triggers.Triggers(tracer=...)`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from adapter.tracing.api import RequestInfo, RequestSpan, Tracer
 from adapter.tracing.middleware import TracingMiddleware, in_lambda, request_info, xray_configured
 from adapter.tracing.routes import route_template
 from adapter.types import ASGIApp
+
+if TYPE_CHECKING:
+    from adapter.triggers import RecordTracer
 
 __all__ = [
     "RequestInfo",
@@ -25,6 +29,7 @@ __all__ = [
     "request_info",
     "route_template",
     "xray_configured",
+    "xray_record_tracer",
 ]
 
 
@@ -55,3 +60,19 @@ class XRayMiddleware(TracingMiddleware):
 
             tracer = XRayTracer(service, sampling_rules=sampling_rules)
         super().__init__(app, tracer)
+
+
+def xray_record_tracer(
+    service: str, *, enabled: bool | None = None, sampling_rules: Mapping[str, Any] | None = None
+) -> RecordTracer | None:
+    """A tracer that gives each record of a non-HTTP event its own X-Ray subsegment, or None when tracing is off.
+
+    `enabled=None` (the default) turns it on in Lambda unless `AWS_XRAY_SDK_ENABLED` is false; records are
+    subsegments of the invocation's segment, so there is nothing to trace outside Lambda. When off, the X-Ray
+    SDK is not imported.
+    """
+    if not (in_lambda() and xray_configured() if enabled is None else enabled):
+        return None
+    from adapter.tracing.records import XRayRecordTracer
+
+    return XRayRecordTracer(service, sampling_rules=sampling_rules)
