@@ -125,7 +125,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
+    args.argv = argv
     _configure_logging()
     try:
         if args.command == "serve":
@@ -218,10 +220,8 @@ def gateway_of(args: argparse.Namespace, spec: FunctionSpec | None) -> Gateway:
 
 def serve(args: argparse.Namespace) -> int:
     if args.reload:
-        command = [sys.executable, "-m", "adapter", *[arg for arg in sys.argv[1:] if arg != "--reload"]]
-        watched = [Path.cwd()]
-        if args.template is not None:
-            watched.append(args.template.resolve().parent)
+        command = [sys.executable, "-m", "adapter", *[arg for arg in args.argv if arg != "--reload"]]
+        watched = [Path.cwd(), *([args.template.resolve().parent] if args.template else [])]
         return Reloader(command, watched).run()
     spec = _spec(args)
     gateway = gateway_of(args, spec)
@@ -326,10 +326,7 @@ class Reloader:
                 for name in files:
                     if name.endswith((".py", ".yaml", ".yml", ".json")):
                         path = os.path.join(folder, name)
-                        try:
-                            found[path] = os.stat(path).st_mtime
-                        except FileNotFoundError:
-                            continue
+                        found[path] = os.stat(path).st_mtime
         return found
 
     def run(self) -> int:

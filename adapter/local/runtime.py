@@ -145,10 +145,10 @@ class Invocation:
         (counted from now, which includes the time spent waiting for the environment)."""
         gateway_deadline = math.inf if gateway_timeout is None else time.monotonic() + gateway_timeout
         if not self.started.wait(_remaining(gateway_deadline)):
+            # Still queued: it will not run (one that started this very moment runs on, unanswered).
             with self._lock:
-                if not self.started.is_set():
-                    self._abandoned = True
-                    return Outcome(gateway_timeout=True)
+                self._abandoned = True
+            return Outcome(gateway_timeout=True)
         function_deadline = self._started_at + self.runtime.config.timeout
         if self.done.wait(_remaining(min(gateway_deadline, function_deadline))):
             assert self._outcome is not None
@@ -163,8 +163,7 @@ class Invocation:
             error=_error(self.request_id, "Sandbox.Timedout", f"Task timed out after {timeout:.2f} seconds")
         )
         with self._lock:
-            if self._outcome is not None:  # it finished just now
-                return self._outcome
+            # A handler that returned at this very moment counts as timed out, as it would in Lambda.
             self._outcome = outcome
         logger.error("%s %s Task timed out after %.2f seconds", _timestamp(), self.request_id, timeout)
         self.runtime.report(self.request_id, self._started_at, status="timeout")

@@ -339,3 +339,29 @@ def test_a_queued_invocation_that_times_out_never_runs(serve: Serve, caplog: pyt
         time.sleep(0.7)
     assert sorted(response.status_code for response in results) == [504, 504]
     assert sum(record.getMessage().startswith("START") for record in caplog.records) == 1
+
+
+def test_chunked_trailers_and_a_garbled_request_line(serve: Serve, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, "adapter.local")
+    with serve() as client:
+        url = str(client.base_url)
+        request = b"POST /live/upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+        answer = raw_exchange(url, request + b"3\r\nabc\r\n0\r\nX-Trailer: 1\r\n\r\n")
+        garbled = raw_exchange(url, b"NONSENSE\r\n\r\n")
+    assert answer.endswith(b"cba")
+    assert b"Error code: 400" in garbled
+    assert "Bad request syntax" in caplog.text
+
+
+def test_a_client_that_leaves_before_the_answer(serve: Serve) -> None:
+    import struct
+
+    with serve("tests.local.handlers.sleeps") as client:
+        address = urlsplit(str(client.base_url))
+        sock = socket.create_connection((address.hostname, address.port), timeout=10)
+        sock.sendall(b"GET /live/0.3 HTTP/1.1\r\nHost: x\r\n\r\n")
+        # Closing with a zero linger resets the connection, so the server's write fails.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        sock.close()
+        time.sleep(0.5)
+        assert client.get("0").text == "slept 0.0"
