@@ -45,8 +45,8 @@ def test_the_repositorys_template() -> None:
 
 
 def test_globals_intrinsics_and_environment(tmp_path: Path) -> None:
-    template = {
-        "Parameters": {"Stage": {"Default": "v2"}, "Debug": {"Default": True}},
+    template: dict[str, Any] = {
+        "Parameters": {"Stage": {"Default": "v2"}, "Debug": {"Default": True}, "Memory": {"Default": "1024"}},
         "Globals": {
             "Function": {"Timeout": 20, "Environment": {"Variables": {"FROM_GLOBALS": "g", "OVERRIDDEN": "g"}}}
         },
@@ -83,9 +83,7 @@ def test_globals_intrinsics_and_environment(tmp_path: Path) -> None:
             "Table": {"Type": "AWS::DynamoDB::Table"},
             "Api": {"Type": "AWS::Serverless::HttpApi", "Properties": {"StageName": {"Ref": "Stage"}}},
         },
-        "Parameters_": {},
     }
-    template["Parameters"]["Memory"] = {"Default": "1024"}
     spec = spec_of(tmp_path, template, "Fn")
     assert (spec.timeout, spec.memory) == (20.0, 1024)
     assert spec.environment == {
@@ -178,7 +176,8 @@ def test_unreadable_templates(tmp_path: Path, name: str, text: str, message: str
 def test_yaml_short_forms(tmp_path: Path) -> None:
     path = tmp_path / "t.yaml"
     path.write_text(
-        "Resources:\n  A:\n    Properties:\n      X: !GetAtt B.Arn\n      Y: !Join [',', [a, b]]\n      Z: !Transform {Name: x}\n      C: !Condition Prod\n"
+        "Resources:\n  A:\n    Properties:\n      X: !GetAtt B.Arn\n      Y: !Join [',', [a, b]]\n"
+        "      Z: !Transform {Name: x}\n      C: !Condition Prod\n"
     )
     properties = load_template(path)["Resources"]["A"]["Properties"]
     assert properties == {
