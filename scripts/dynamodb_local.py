@@ -249,8 +249,9 @@ def _single_instance(lock_path: Path) -> Iterator[None]:
         yield
 
 
-def dev() -> int:
-    """DynamoDB Local (data in .local/dynamodb-data/), the links table, and uvicorn with reload, until Ctrl-C."""
+def dev(through_lambda: bool = False) -> int:
+    """DynamoDB Local (data in .local/dynamodb-data/), the links table, and uvicorn with reload, until Ctrl-C;
+    `through_lambda` serves the app through `python -m adapter serve` and template.yaml's REST API instead."""
     # SIGTERM (from `kill`, or a closing terminal's SIGHUP) ends the run through the same clean-up as Ctrl-C.
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     signal.signal(signal.SIGHUP, _raise_keyboard_interrupt)
@@ -261,23 +262,21 @@ def dev() -> int:
             use_dynamodb_local(os.environ, dynamodb.endpoint_url)
             _create_table()
             print(f"DynamoDB Local: {dynamodb.endpoint_url} (data in {DEV_DATA_DIR.relative_to(ROOT)}/)", flush=True)
-            uvicorn = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "uvicorn",
-                    "sample_app.app:app",
-                    "--reload",
-                    # Without it, the reloader polls every .py file under the current folder, .venv included.
-                    "--reload-dir",
-                    "sample_app",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(DEV_APP_PORT),
-                ],
-                cwd=ROOT,
-            )
+            command = [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "sample_app.app:app",
+                "--reload",
+                # Without it, the reloader polls every .py file under the current folder, .venv included.
+                "--reload-dir",
+                "sample_app",
+            ]
+            if through_lambda:
+                # The template's LINKS_TABLE names the table resource; the table created above is the default.
+                os.environ.setdefault("LINKS_TABLE", "links")
+                command = [sys.executable, "-m", "adapter", "serve", "--template", "template.yaml", "--reload"]
+            uvicorn = subprocess.Popen([*command, "--host", "127.0.0.1", "--port", str(DEV_APP_PORT)], cwd=ROOT)
             try:
                 return uvicorn.wait()
             except KeyboardInterrupt:
@@ -302,11 +301,11 @@ def _raise_keyboard_interrupt(signum: int, frame: object) -> None:
 
 
 def main(argv: list[str]) -> int:
-    if argv != ["dev"]:
-        print("usage: python -m scripts.dynamodb_local dev", file=sys.stderr)
+    if argv not in (["dev"], ["dev", "--lambda"]):
+        print("usage: python -m scripts.dynamodb_local dev [--lambda]", file=sys.stderr)
         return 2
     try:
-        return dev()
+        return dev(through_lambda=argv == ["dev", "--lambda"])
     except DynamoDBLocalError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
