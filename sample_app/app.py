@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 
 from adapter.tracing import XRayMiddleware
+from sample_app.clicks import ClickQueue
 from sample_app.links import DynamoDBUnavailable, LinkStore
 from sample_app.logs import AccessLogMiddleware, configure_logging
 from sample_app.models import bind
@@ -24,6 +25,8 @@ logger = logging.getLogger("sample_app")
 
 class State(TypedDict):
     store: LinkStore
+    # Where redirects publish clicks; None when they count them themselves.
+    clicks: ClickQueue | None
 
 
 def create_app(settings: Settings) -> Starlette:
@@ -38,7 +41,12 @@ def create_app(settings: Settings) -> Starlette:
         except DynamoDBUnavailable as error:
             # Start anyway: /health and every data route answer 503 until DynamoDB is back.
             logger.warning("%s", error)
-        yield {"store": store}
+        clicks = ClickQueue(settings) if settings.clicks_queue_url else None
+        try:
+            yield {"store": store, "clicks": clicks}
+        finally:
+            if clicks is not None:
+                clicks.close()
 
     # Outermost first: the access log times the whole request; X-Ray is on in Lambda or with a daemon address.
     middleware: list[Middleware] = [Middleware(AccessLogMiddleware), Middleware(XRayMiddleware, service="links")]

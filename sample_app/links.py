@@ -16,15 +16,19 @@ import secrets
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from botocore.exceptions import BotoCoreError  # type: ignore[import-untyped]
 from pynamodb.exceptions import DoesNotExist, PynamoDBException, TableDoesNotExist, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
-from sample_app.models import IDEMPOTENCY_KEY_PREFIX, LINK, Link, Models
+from sample_app.models import CLICK_KEY_PREFIX, IDEMPOTENCY_KEY_PREFIX, LINK, Link, Models
 
 # How long a create remembers its Idempotency-Key, as Stripe does: https://docs.stripe.com/api/idempotent_requests
 IDEMPOTENCY_WINDOW = datetime.timedelta(hours=24)
+# How long a click counted from the queue is remembered: longer than SQS keeps a message (14 days at most), so a
+# message delivered again always finds its record. https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-quotas.html
+CLICK_MEMORY = datetime.timedelta(days=15)
 
 # DynamoDB's own error codes for a request it could not serve right now, rather than one that is wrong:
 # https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Programming.Errors.html
@@ -61,8 +65,8 @@ class IdempotencyKeyBusy(Exception):
     """Other requests with the same Idempotency-Key kept the transaction from settling."""
 
 
-class DynamoDBUnavailable(Exception):
-    """DynamoDB could not serve the request: unreachable, throttling, or the table is missing.
+class ServiceUnavailable(Exception):
+    """A service the app depends on could not serve the request.
 
     `str()` is the log line, with the endpoint and the cause; `public_detail` is what the client is told.
     """
@@ -70,6 +74,14 @@ class DynamoDBUnavailable(Exception):
     def __init__(self, message: str, public_detail: str) -> None:
         super().__init__(message)
         self.public_detail = public_detail
+
+
+class DynamoDBUnavailable(ServiceUnavailable):
+    """DynamoDB could not serve the request: unreachable, throttling, or the table is missing."""
+
+
+class ClickConflict(Exception):
+    """Other transactions on the same link kept a click from being counted; the message is to be retried."""
 
 
 @dataclass(frozen=True)
@@ -107,9 +119,13 @@ class LinkStore:
         new one, not a stale one that would fail its next PATCH (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/HowItWorks.ReadConsistency.html)."""
         with self._dynamodb_errors():
             try:
-                return self.Link.get(code, consistent_read=True)
+                link = self.Link.get(code, consistent_read=True)
             except DoesNotExist:
                 raise LinkNotFound(code) from None
+        # TTL deletes an expired item days later at the earliest: until then it is there, and gone for the app.
+        if link.expires_at is not None and link.expires_at <= _now():
+            raise LinkNotFound(code)
+        return link
 
     def page(self, limit: int, after: str | None) -> Page:
         """Up to `limit` links after the code `after`, in the table's order (that of the hashed codes).
@@ -120,9 +136,13 @@ class LinkStore:
         need a second request to fill the page (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Scan.html#Scan.FilterExpression).
         """
         start = None if after is None else {"code": {"S": after}}
+        unexpired = self.Link.expires_at.does_not_exist() | (self.Link.expires_at > _now())
         with self._dynamodb_errors():
             results = self.Link.scan(
-                filter_condition=self.Link.kind == LINK, limit=limit, page_size=limit + 1, last_evaluated_key=start
+                filter_condition=(self.Link.kind == LINK) & unexpired,
+                limit=limit,
+                page_size=limit + 1,
+                last_evaluated_key=start,
             )
             links = list(results)
             more = results.last_evaluated_key is not None
@@ -265,12 +285,86 @@ class LinkStore:
         link = Clicks(code=code)
         with self._dynamodb_errors():
             try:
-                link.update(actions=[Clicks.clicks.add(1)], condition=Clicks.code.exists())
+                link.update(actions=[Clicks.clicks.add(1)], condition=self._live(code))
             except PynamoDBException as error:
                 if error.cause_response_code != "ConditionalCheckFailedException":
                     raise
                 raise LinkNotFound(code) from None
         return link.url
+
+    def _live(self, code: str) -> Any:
+        """The condition that `code` is a link that has not expired."""
+        return (
+            self.Link.code.exists()
+            & (self.Link.kind == LINK)
+            & (self.Link.expires_at.does_not_exist() | (self.Link.expires_at > _now()))
+        )
+
+    def count_click(self, click_id: str, code: str) -> bool:
+        """Counts a click that came through the queue, once: True if counted now, False if it was counted before.
+
+        The count (`ADD clicks 1`) and a record keyed by the click's id are one transaction, the record on
+        condition that it does not exist: a message delivered again (SQS delivers at least once) finds its record
+        and counts nothing. A click on a link that is gone or expired is dropped (LinkNotFound).
+        https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/transaction-apis.html#transaction-apis-txwriteitems
+        """
+        Clicks, Record = self.models.link_clicks, self.models.click
+        key = CLICK_KEY_PREFIX + click_id
+        for attempt in range(5):
+            now = _now()
+            record = Record(key=key, link_code=code, expires_at=now + CLICK_MEMORY)
+            with self._dynamodb_errors():
+                try:
+                    with TransactWrite(connection=self.models.connection) as transaction:
+                        transaction.update(
+                            Clicks(code=code), actions=[Clicks.clicks.add(1)], condition=self._live(code)
+                        )
+                        transaction.save(record, condition=Record.key.does_not_exist())
+                    return True
+                except TransactWriteError as error:
+                    if error.cause_response_code != "TransactionCanceledException":
+                        raise
+                    reasons = [reason.code if reason else None for reason in error.cancellation_reasons]
+                    if not set(reasons) <= {None, "ConditionalCheckFailed", "TransactionConflict"}:
+                        raise
+                    link_reason, record_reason = reasons
+            if record_reason == "ConditionalCheckFailed":
+                return False
+            if link_reason == "ConditionalCheckFailed":
+                raise LinkNotFound(code)
+            # TransactionConflict: another click on the same link was being counted at the same moment.
+            time.sleep(random.uniform(0.01, 0.05) * (attempt + 1))
+        raise ClickConflict(f"the click {click_id} on {code!r} kept conflicting with other transactions")
+
+    def existing(self, codes: list[str]) -> dict[str, Link]:
+        """The items at `codes`, read consistently: BatchGetItem, 100 keys a request, with the keys DynamoDB left
+        unprocessed asked again (PynamoDB's batch_get)."""
+        with self._dynamodb_errors():
+            return {link.code: link for link in self.Link.batch_get(codes, consistent_read=True)}
+
+    def put_all(self, links: list[Link]) -> None:
+        """Writes `links` with BatchWriteItem, 25 puts a request, retrying the items DynamoDB left unprocessed with
+        backoff (PynamoDB's batch_write): https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_BatchWriteItem.html
+        The puts are unconditional: callers write only codes they found free."""
+        with self._dynamodb_errors(), self.Link.batch_write() as writes:
+            for link in links:
+                writes.save(link)
+
+    def remove_expired(self) -> int:
+        """Deletes the links whose expiry has passed; returns how many. Each delete is conditional on the expiry
+        it read, so a link whose expiry was changed meanwhile stays."""
+        now = _now()
+        removed = 0
+        with self._dynamodb_errors():
+            for link in self.Link.scan(filter_condition=(self.Link.kind == LINK) & (self.Link.expires_at <= now)):
+                try:
+                    self.Link(code=link.code).delete(condition=self.Link.expires_at <= now, add_version_condition=False)
+                except PynamoDBException as error:
+                    if error.cause_response_code != "ConditionalCheckFailedException":
+                        raise
+                    continue
+                removed += 1
+        return removed
 
     # ---- errors -----------------------------------------------------------------------------------------
 

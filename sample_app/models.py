@@ -4,7 +4,12 @@ One table holds two kinds of items, told apart by `kind`, both keyed by the stri
 
 - a link: `code` is the short code (letters, digits, `-` and `_`, so it can never contain `#`);
 - an idempotency record: `code` is `idempotency#<Idempotency-Key>`. It remembers the first result of a
-  create for 24 hours (DynamoDB's TTL deletes it later: https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/TTL.html).
+  create for 24 hours (DynamoDB's TTL deletes it later: https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/TTL.html);
+- a click record: `code` is `click#<click id>`, written with the count of a click that came through the queue,
+  so that a message delivered again is not counted again; TTL deletes it after SQS's longest retention.
+
+Every kind keeps its expiry in `expires_at`, the table's TTL attribute: a link may have one too. TTL deletes an
+expired item within days, not at once, so the app treats an expired link as gone, and a schedule removes them.
 
 The classes below describe the items; `bind(settings)` makes the subclasses the app uses, whose Meta names
 the table, endpoint and region from the settings. The app can then be built twice in one process (tests do,
@@ -25,6 +30,8 @@ from sample_app.settings import Settings
 LINK = "link"
 IDEMPOTENCY = "idempotency"
 IDEMPOTENCY_KEY_PREFIX = "idempotency#"
+CLICK = "click"
+CLICK_KEY_PREFIX = "click#"
 
 
 class Link(Model):
@@ -40,6 +47,8 @@ class Link(Model):
     clicks = NumberAttribute(default=0)
     created_at = UTCDateTimeAttribute()
     version = VersionAttribute()
+    # When the link stops redirecting; None: never.
+    expires_at = TTLAttribute(null=True)
 
 
 class LinkClicks(Model):
@@ -57,6 +66,18 @@ class LinkClicks(Model):
     code = UnicodeAttribute(hash_key=True)
     url = UnicodeAttribute()
     clicks = NumberAttribute(default=0)
+
+
+class ClickRecord(Model):
+    """A click counted from the queue, written in the same transaction as the count."""
+
+    class Meta:
+        table_name = "links"
+
+    key = UnicodeAttribute(hash_key=True, attr_name="code")
+    kind = UnicodeAttribute(default=CLICK)
+    link_code = UnicodeAttribute()
+    expires_at = TTLAttribute()
 
 
 class IdempotencyRecord(Model):
@@ -83,6 +104,7 @@ class Models:
     link: type[Link]
     link_clicks: type[LinkClicks]
     idempotency: type[IdempotencyRecord]
+    click: type[ClickRecord]
     connection: Connection
 
 
@@ -114,14 +136,19 @@ def bind(settings: Settings) -> Models:
         namespace = {"Meta": type("Meta", (), meta), "__module__": model.__module__, "__qualname__": model.__qualname__}
         return cast("type[_M]", type(model.__name__, (model,), namespace))
 
-    link, link_clicks, idempotency = bound(Link), bound(LinkClicks), bound(IdempotencyRecord)
+    link, link_clicks, idempotency, click = bound(Link), bound(LinkClicks), bound(IdempotencyRecord), bound(ClickRecord)
     # PynamoDB gives each model class a botocore client of its own, and creating one costs 100-300 ms of CPU
     # (botocore loads DynamoDB's service model), in every Lambda cold start. These classes share a table, key
     # schema and endpoint, so they share the first one's connection, and transactions go through it too.
     table = link._get_connection()
-    link_clicks._connection = idempotency._connection = table
+    link_clicks._connection = idempotency._connection = click._connection = table
     return Models(
-        settings=settings, link=link, link_clicks=link_clicks, idempotency=idempotency, connection=table.connection
+        settings=settings,
+        link=link,
+        link_clicks=link_clicks,
+        idempotency=idempotency,
+        click=click,
+        connection=table.connection,
     )
 
 
@@ -132,6 +159,6 @@ def create_table(models: Models) -> bool:
     """
     if models.link.exists():
         return False
-    models.link.create_table(wait=True)
-    models.idempotency.update_ttl(ignore_update_ttl_errors=False)
+    # Link has the TTL attribute too, and PynamoDB's create_table turns TTL on for a model that has one.
+    models.link.create_table(wait=True, ignore_update_ttl_errors=False)
     return True

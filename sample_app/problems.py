@@ -11,7 +11,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from sample_app.links import DynamoDBUnavailable
+from sample_app.links import ServiceUnavailable
 
 logger = logging.getLogger("sample_app")
 
@@ -66,8 +66,8 @@ async def on_http_exception(request: Request, exc: Exception) -> Response:
 
 
 async def on_dynamodb_unavailable(request: Request, exc: Exception) -> Response:
-    """503 while DynamoDB cannot be used; the one log line names the endpoint and the reason."""
-    assert isinstance(exc, DynamoDBUnavailable)
+    """503 while DynamoDB (or the clicks queue) cannot be used; the one log line names the endpoint and the reason."""
+    assert isinstance(exc, ServiceUnavailable)
     logger.error("%s", exc)
     # Retry-After: a second is enough for throttling or a restarting endpoint to clear, and keeps retries slow.
     return problem_response(503, exc.public_detail, headers={"Retry-After": "1"})
@@ -81,6 +81,6 @@ async def on_server_error(request: Request, exc: Exception) -> Response:
 EXCEPTION_HANDLERS = {
     Problem: on_problem,
     HTTPException: on_http_exception,
-    DynamoDBUnavailable: on_dynamodb_unavailable,
+    ServiceUnavailable: on_dynamodb_unavailable,
     Exception: on_server_error,
 }

@@ -18,6 +18,7 @@ from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
 from sample_app import inputs
+from sample_app.clicks import ClickQueue
 from sample_app.links import (
     CodeTaken,
     IdempotencyKeyBusy,
@@ -47,6 +48,7 @@ def link_json(request: Request, link: Link) -> dict[str, Any]:
         "clicks": int(link.clicks),
         "version": int(link.version),
         "created_at": link.created_at.isoformat(),
+        "expires_at": None if link.expires_at is None else link.expires_at.isoformat(),
     }
 
 
@@ -169,8 +171,14 @@ class LinkItem(HTTPEndpoint):
 
 async def follow_link(request: Request) -> Response:
     code = path_code(request)
+    clicks: ClickQueue | None = request.state.clicks
     try:
-        url = await run_in_threadpool(store(request).click, code)
+        if clicks is None:
+            url = await run_in_threadpool(store(request).click, code)
+        else:
+            # The queue's handler counts the click (sample_app/triggers.py); the redirect only reads the link.
+            url = (await run_in_threadpool(store(request).get, code)).url
+            await run_in_threadpool(clicks.publish, code)
     except LinkNotFound:
         raise not_found(code) from None
     # 307 rather than 302 or 301: browsers do not cache it, so every visit comes back and is counted.

@@ -13,6 +13,11 @@ class Settings:
     # Set when running against DynamoDB Local; absent in AWS, where botocore picks the regional endpoint.
     dynamodb_endpoint_url: str | None = None
     aws_region: str = "us-east-1"
+    # The SQS queue that GET /r/{code} publishes clicks to, for the queue's handler to count; unset (the local
+    # default), the redirect counts the click itself.
+    clicks_queue_url: str | None = None
+    # Set when running against a local SQS-compatible endpoint; absent in AWS.
+    sqs_endpoint_url: str | None = None
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] = os.environ) -> Settings:
@@ -21,6 +26,8 @@ class Settings:
             dynamodb_endpoint_url=environ.get("DYNAMODB_ENDPOINT_URL") or None,
             # Lambda sets AWS_REGION; AWS_DEFAULT_REGION is what the AWS CLI's users tend to have set locally.
             aws_region=environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION") or cls.aws_region,
+            clicks_queue_url=environ.get("CLICKS_QUEUE_URL") or None,
+            sqs_endpoint_url=environ.get("SQS_ENDPOINT_URL") or None,
         )
 
     @property

@@ -33,7 +33,8 @@ def test_create_returns_the_link_with_location_and_etag(client: httpx.Client, ba
     assert response.status_code == 201
     link = response.json()
     code = link["code"]
-    assert set(link) == {"code", "url", "short_url", "clicks", "version", "created_at"}
+    assert set(link) == {"code", "url", "short_url", "clicks", "version", "created_at", "expires_at"}
+    assert link["expires_at"] is None
     assert len(code) == 8
     assert link["url"] == "https://example.com/a/long/page?x=1"
     assert link["short_url"] == f"{base_url}/r/{code}"
