@@ -120,7 +120,7 @@ def test_text_decision_cache_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setattr(_encoding, "_TEXT_TYPES", {})
     monkeypatch.setattr(_encoding, "_TEXT_TYPES_MAX", 1)
     config = build_config()
-    assert _encoding.is_text(bytearray(b"text/csv"), None, config)
+    assert _encoding.is_text(bytearray(b"text/csv"), None, config)  # type: ignore[arg-type]  # ASGI allows bytes-like
     assert not _encoding.is_text(b"image/png", None, config)
     assert {(b"text/csv", frozenset()): True} == _encoding._TEXT_TYPES
     assert _encoding.is_text(b"text/csv", b"identity", config)
