@@ -95,6 +95,8 @@ def test_tracing_is_active_wherever_aws_offers_it(template: dict[str, Any], func
     assert function["Tracing"] == "Active"
     for name in resources_of_type(template, "AWS::Serverless::Api"):
         assert properties(template, name)["TracingEnabled"] is True, name
+    for name in resources_of_type(template, "AWS::Serverless::StateMachine"):
+        assert properties(template, name)["Tracing"] == {"Enabled": True}, name
     # HTTP APIs and Function URLs have no X-Ray setting: requests through them are traced from the function on.
     # https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-vs-rest.html
     for name in resources_of_type(template, "AWS::Serverless::HttpApi"):
@@ -166,7 +168,59 @@ def test_policy_names_its_resources(template: dict[str, Any], function: dict[str
     table_statement = by_sid["UseLinksTable"]
     assert [ref(r) for r in table_statement["Resource"]] == ["LinksTable"]
     assert all(action.startswith("dynamodb:") for action in table_statement["Action"])
-    assert set(by_sid) == {"SendTraces", "WriteOwnLogs", "UseLinksTable"}
+    assert by_sid["PublishClicks"]["Action"] == ["sqs:SendMessage"]
+    assert sorted(by_sid["ReceiveClicks"]["Action"]) == [
+        "sqs:DeleteMessage",
+        "sqs:GetQueueAttributes",
+        "sqs:ReceiveMessage",
+    ]
+    assert ref(by_sid["PublishClicks"]["Resource"]) == ref(by_sid["ReceiveClicks"]["Resource"]) == "ClicksQueue"
+    assert set(by_sid) == {"SendTraces", "WriteOwnLogs", "UseLinksTable", "PublishClicks", "ReceiveClicks"}
+
+
+def test_the_import_state_machine_role_names_its_resources(template: dict[str, Any]) -> None:
+    machine = properties(template, "ImportStateMachine")
+    assert ref(machine["Role"]) == "ImportStateMachineRole"
+    assert "Policies" not in machine
+    role = properties(template, "ImportStateMachineRole")
+    assert role["AssumeRolePolicyDocument"]["Statement"] == [
+        {"Effect": "Allow", "Principal": {"Service": "states.amazonaws.com"}, "Action": "sts:AssumeRole"}
+    ]
+    statements = [s for policy in role["Policies"] for s in policy["PolicyDocument"]["Statement"]]
+    by_sid = {s["Sid"]: s for s in statements}
+    for statement in statements:
+        assert statement["Effect"] == "Allow"
+        assert all("*" not in action for action in statement["Action"]), statement
+    # As for the function, only X-Ray's actions take "*"; S3 and the child executions end in "/*" under one
+    # prefix of one bucket, and under this state machine's own executions.
+    assert [s["Sid"] for s in statements if s["Resource"] == "*"] == ["SendTraces"]
+    assert ref(by_sid["InvokeFunction"]["Resource"]) == FUNCTION
+    assert by_sid["InvokeFunction"]["Action"] == ["lambda:InvokeFunction"]
+    assert by_sid["ReadImports"]["Resource"] == {"Fn::Sub": "${ImportBucket.Arn}/imports/*"}
+    assert by_sid["WriteResults"]["Resource"] == {"Fn::Sub": "${ImportBucket.Arn}/results/*"}
+    name = "${AWS::StackName}-import"
+    assert machine["Name"] == {"Fn::Sub": name}
+    assert by_sid["RunChildExecutions"]["Resource"]["Fn::Sub"].endswith(f":stateMachine:{name}")
+    assert by_sid["WatchChildExecutions"]["Resource"]["Fn::Sub"].endswith(f":execution:{name}/*")
+    assert set(by_sid) == {
+        "InvokeFunction",
+        "ReadImports",
+        "WriteResults",
+        "RunChildExecutions",
+        "WatchChildExecutions",
+        "SendTraces",
+    }
+
+
+def test_the_clicks_queue_has_a_dead_letter_queue(template: dict[str, Any], function: dict[str, Any]) -> None:
+    queue = properties(template, "ClicksQueue")
+    assert ref(queue["RedrivePolicy"]["deadLetterTargetArn"]) == "ClicksDeadLetterQueue"
+    assert queue["RedrivePolicy"]["maxReceiveCount"] >= 3
+    # Lambda's advice: a visibility timeout of six times the function's timeout.
+    assert queue["VisibilityTimeout"] >= 6 * function["Timeout"]
+    event = function["Events"]["ClickBatches"]
+    assert event["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert ref(event["Properties"]["Queue"]) == "ClicksQueue"
 
 
 def test_table_matches_the_models(template: dict[str, Any]) -> None:
@@ -200,10 +254,15 @@ def test_logs_are_json_in_a_group_with_retention(template: dict[str, Any], funct
 
 def test_environment_is_what_the_settings_read(function: dict[str, Any]) -> None:
     variables = function["Environment"]["Variables"]
-    assert variables == {"LINKS_TABLE": {"Ref": "LinksTable"}}
-    # DYNAMODB_ENDPOINT_URL stays unset in AWS, and Lambda sets AWS_REGION itself (it is reserved).
-    settings = Settings.from_environ({"LINKS_TABLE": "stack-links", "AWS_REGION": "eu-west-1"})
-    assert settings == Settings(links_table="stack-links", dynamodb_endpoint_url=None, aws_region="eu-west-1")
+    assert variables == {"LINKS_TABLE": {"Ref": "LinksTable"}, "CLICKS_QUEUE_URL": {"Ref": "ClicksQueue"}}
+    # DYNAMODB_ENDPOINT_URL and SQS_ENDPOINT_URL stay unset in AWS, and Lambda sets AWS_REGION itself (reserved).
+    queue = "https://sqs.eu-west-1.amazonaws.com/123456789012/stack-clicks"
+    settings = Settings.from_environ(
+        {"LINKS_TABLE": "stack-links", "CLICKS_QUEUE_URL": queue, "AWS_REGION": "eu-west-1"}
+    )
+    assert settings == Settings(
+        links_table="stack-links", dynamodb_endpoint_url=None, aws_region="eu-west-1", clicks_queue_url=queue
+    )
 
 
 def test_every_parameter_has_a_default(template: dict[str, Any]) -> None:

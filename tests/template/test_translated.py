@@ -3,6 +3,7 @@ translator of the SAM CLI's environment. The SAM shorthands must come out as the
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -27,9 +28,20 @@ def test_the_stack_has_exactly_these_resources(translated: dict[str, Any]) -> No
             "AWS::Lambda::Function",
             "AWS::Lambda::Url",
             # The Function URL's two (lambda:InvokeFunctionUrl, and lambda:InvokeFunction via the URL), the HTTP
-            # API's, and one per REST API route.
-            *["AWS::Lambda::Permission"] * 5,
+            # API's, one per REST API route, and the expiry schedule's.
+            *["AWS::Lambda::Permission"] * 6,
+            # The function's and the import state machine's.
             "AWS::IAM::Role",
+            "AWS::IAM::Role",
+            # Clicks: the queue, its dead-letter queue, and the mapping that hands its batches to the function.
+            "AWS::SQS::Queue",
+            "AWS::SQS::Queue",
+            "AWS::Lambda::EventSourceMapping",
+            # The hourly expiry schedule.
+            "AWS::Events::Rule",
+            # Bulk import: the bucket of uploaded files and reports, and the state machine.
+            "AWS::S3::Bucket",
+            "AWS::StepFunctions::StateMachine",
             "AWS::Logs::LogGroup",
             "AWS::Logs::LogGroup",
             "AWS::DynamoDB::Table",
@@ -86,3 +98,43 @@ def test_function_url_is_public_and_buffered(translated: dict[str, Any]) -> None
     from_apis = [p for p in permissions if p["Principal"] == "apigateway.amazonaws.com"]
     assert len(from_apis) == 3
     assert all("SourceArn" in p for p in from_apis)
+    [from_schedule] = [p for p in permissions if p["Principal"] == "events.amazonaws.com"]
+    assert "SourceArn" in from_schedule
+
+
+def test_the_queue_mapping_reports_batch_item_failures(translated: dict[str, Any]) -> None:
+    mapping = only(translated, "AWS::Lambda::EventSourceMapping")
+    # Without it Lambda deletes a batch whose invocation returned, failed messages included.
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert mapping["EventSourceArn"] == {"Fn::GetAtt": ["ClicksQueue", "Arn"]}
+    assert mapping["BatchSize"] == 10
+
+
+def test_the_schedule_invokes_the_function_hourly(translated: dict[str, Any]) -> None:
+    rule = only(translated, "AWS::Events::Rule")
+    assert rule["ScheduleExpression"] == "rate(1 hour)"
+    [target] = rule["Targets"]
+    assert target["Arn"] == {"Fn::GetAtt": [FUNCTION, "Arn"]}
+    assert "Input" not in target  # the function gets EventBridge's "Scheduled Event", which the adapter routes
+
+
+def test_the_import_state_machine_hands_batches_to_the_function(translated: dict[str, Any]) -> None:
+    machine = only(translated, "AWS::StepFunctions::StateMachine")
+    assert machine["TracingConfiguration"] == {"Enabled": True}
+    assert machine["RoleArn"] == {"Fn::GetAtt": ["ImportStateMachineRole", "Arn"]}
+    # The transform writes the definition as a JSON string, joined from its lines.
+    definition = json.loads("\n".join(machine["DefinitionString"]["Fn::Join"][1]))
+    rows = definition["States"][definition["StartAt"]]
+    assert rows["ItemReader"]["ReaderConfig"] == {"InputType": "CSV", "CSVHeaderLocation": "FIRST_ROW"}
+    assert rows["ItemSelector"] == {"index.$": "$$.Map.Item.Index", "row.$": "$$.Map.Item.Value"}
+    # What sample_app/triggers.py's import handler matches and reads.
+    assert rows["ItemBatcher"]["BatchInput"] == {"task": "import-links", "import_id.$": "$$.Execution.Name"}
+    assert rows["ItemBatcher"]["MaxItemsPerBatch"] <= 1000
+    processor = rows["ItemProcessor"]
+    task = processor["States"][processor["StartAt"]]
+    assert task["Resource"] == "arn:aws:states:::lambda:invoke"
+    assert task["Parameters"]["FunctionName"] == "${FunctionArn}"
+    assert machine["DefinitionSubstitutions"]["FunctionArn"] == {"Fn::GetAtt": [FUNCTION, "Arn"]}
+    # A batch that the function refused as invalid is not tried again.
+    retried = {error for retry in task["Retry"] for error in retry["ErrorEquals"]}
+    assert "InvalidPayload" not in retried and "States.ALL" not in retried
