@@ -366,6 +366,15 @@ def test_handler_answers_api_gateway_events_from_the_artifact_alone(
         events.rest("DELETE", "/links/first", headers={"If-Match": '"2"'}),
         events.http("GET", "/links/first"),
         events.rest("GET", "/"),
+        # The function's other events (sample_app/triggers.py): an import batch as the Map state sends it, and the
+        # expiry schedule's event.
+        {
+            "Items": [
+                {"index": 0, "row": {"url": "https://example.com/imported", "code": "imported", "expires_at": ""}}
+            ],
+            "BatchInput": {"task": "import-links", "import_id": "artifact"},
+        },
+        load_event("sam-cli/eventbridge-scheduled.json"),
     ]
     events_file = tmp_path / "events.json"
     events_file.write_text(json.dumps(steps), encoding="utf-8")
@@ -424,6 +433,8 @@ def test_handler_answers_api_gateway_events_from_the_artifact_alone(
         deleted,
         gone,
         page,
+        imported,
+        swept,
     ) = results["responses"]
 
     for health in (rest_health, http_health):
@@ -455,11 +466,15 @@ def test_handler_answers_api_gateway_events_from_the_artifact_alone(
     assert page["statusCode"] == 200, page
     assert header(page, "Content-Type").startswith("text/html")
     assert b"https://example.com/second" in body_of(page)
+    assert imported == {"import_id": "artifact", "created": 1, "skipped": 0, "failed": []}
+    assert swept is None
 
     # The role allows exactly the DynamoDB actions the app used, on its table.
     used = set().union(*(iam_actions(operation) for operation in results["operations"]))
     assert used == granted_table_actions()
-    tables = {op["body"].get("TableName") for op in results["operations"] if op["name"] != "TransactWriteItems"}
+    tables = {op["body"].get("TableName") for op in results["operations"] if "TableName" in op["body"]}
+    # The import's BatchGetItem and BatchWriteItem name their table in RequestItems.
+    tables |= {name for op in results["operations"] for name in op["body"].get("RequestItems", {})}
     assert tables == {links_settings.links_table}
 
     # When the app traces (Tracing: Active makes Lambda set the trace header), its segments reach the daemon and
