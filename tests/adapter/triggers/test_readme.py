@@ -106,11 +106,6 @@ def test_the_example_counts_clicks_and_reports_the_bad_message(namespace: dict[s
     handler = namespace["handler"]
     response = handler(sqs_event('{"code": "a"}', "not json", '{"code": "a"}'), LambdaContextStub())
     assert response == {"batchItemFailures": [{"itemIdentifier": "m-1"}]}
-    state = {}
-
-    def peek(event: Any, seen: dict[str, Any]) -> None:
-        state.update(seen)
-
     # The schedule handler sees the same state as the queue's: the lifespan's, started once.
     assert handler(load_event("sam-cli/eventbridge-scheduled.json"), LambdaContextStub()) is None
     assert handler(sqs_event('{"code": "b"}'), LambdaContextStub()) == {"batchItemFailures": []}
