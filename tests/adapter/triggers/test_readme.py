@@ -123,7 +123,11 @@ def test_the_template_snippet_is_the_sample_apps_event() -> None:
     class Loader(yaml.SafeLoader):
         pass
 
-    Loader.add_constructor("!GetAtt", lambda loader, node: {"Fn::GetAtt": loader.construct_scalar(node).split(".")})
+    def get_att(loader: yaml.SafeLoader, node: yaml.Node) -> dict[str, Any]:
+        assert isinstance(node, yaml.ScalarNode)
+        return {"Fn::GetAtt": str(loader.construct_scalar(node)).split(".")}
+
+    Loader.add_constructor("!GetAtt", get_att)
     snippet = yaml.load(TEMPLATE, Loader=Loader)["Events"]["ClickBatches"]
     event = properties(load_template(), FUNCTION)["Events"]["ClickBatches"]
     assert snippet["Type"] == event["Type"]
