@@ -13,8 +13,8 @@ from adapter.config import Config, build_config
 from adapter.exceptions import ConfigurationError, EventError, MalformedEvent
 from adapter.http import internal_error, run_http
 from adapter.lifespan import Lifespan
-from adapter.sources import DEFAULT_SOURCES, EventSource, detect
-from adapter.types import ASGIApp, LambdaContext, LambdaEvent, LambdaResponse
+from adapter.sources import DEFAULT_SOURCES, EventSource, Response, detect
+from adapter.types import ASGIApp, LambdaContext, LambdaEvent, LambdaResponse, Scope
 
 if TYPE_CHECKING:
     from adapter.triggers import Triggers
@@ -96,14 +96,18 @@ class LambdaAdapter:
         if self._lifespan.supported and not self._lifespan.started:
             self.loop.run_until_complete(self._lifespan.startup())
 
-    def close(self) -> None:
-        """Run the lifespan shutdown and close the event loop. Safe to call more than once."""
+    def close(self, timeout: float | None = None) -> None:
+        """Run the lifespan shutdown and close the event loop. Safe to call more than once.
+
+        With a `timeout` (seconds), a shutdown that takes longer is cancelled and `TimeoutError` raised, after the
+        loop is closed all the same.
+        """
         loop = self._loop
         if loop is None or loop.is_closed():
             return
         atexit.unregister(self.close)
         try:
-            loop.run_until_complete(self._lifespan.shutdown())
+            loop.run_until_complete(asyncio.wait_for(self._lifespan.shutdown(), timeout))
         finally:
             pending = asyncio.all_tasks(loop)
             for task in pending:
@@ -123,6 +127,13 @@ class LambdaAdapter:
                 loop = self.loop
                 state = self._state(loop)
                 return loop.run_until_complete(triggers.dispatch(kind, event, context, {} if state is None else state))
+        source, scope, body = self.http_request(event, context)
+        request_id = getattr(context, "aws_request_id", "-")
+        response = self.loop.run_until_complete(run_http(self.app, scope, body, request_id))
+        return self.http_result(source, response, event, request_id)
+
+    def http_request(self, event: LambdaEvent, context: LambdaContext | None) -> tuple[type[EventSource], Scope, bytes]:
+        """The source of an HTTP event, and the ASGI scope and body it becomes (the lifespan state included)."""
         source = detect(event, self.sources)
         try:
             scope, body = source.to_request(event, context, self.config)
@@ -143,13 +154,16 @@ class LambdaAdapter:
                 # bytes of body: without it, Flask and Django behind a2wsgi would see an empty body.
                 headers.append((b"content-length", str(len(body)).encode("ascii")))
 
-        loop = self.loop
-        state = self._state(loop)
+        state = self._state(self.loop)
         if state is not None:
             scope["state"] = state
+        return source, scope, body
 
-        request_id = getattr(context, "aws_request_id", "-")
-        response = loop.run_until_complete(run_http(self.app, scope, body, request_id))
+    def http_result(
+        self, source: type[EventSource], response: Response, event: LambdaEvent, request_id: str
+    ) -> LambdaResponse:
+        """The application's whole response in the shape `source` returns it, or a 500 when it is over Lambda's
+        limit for a synchronous response."""
         result = source.to_response(response, event, self.config)
         if len(response.body) > _SMALL_BODY_BYTES and _payload_size(result) > MAX_RESPONSE_BYTES:
             logger.error(

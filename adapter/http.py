@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterable
+from typing import Protocol
 
 from adapter.sources import Response
 from adapter.types import ASGIApp, Message, Scope
@@ -73,6 +74,48 @@ class HTTPCycle:
 
     def response(self) -> Response:
         return Response(self.status, self.headers, b"".join(self.chunks))
+
+
+class ResponseSink(Protocol):
+    """Where a streamed response goes, part by part, as the application sends it."""
+
+    def start(self, status: int, headers: Iterable[tuple[bytes, bytes]]) -> None: ...
+
+    def write(self, chunk: bytes, more: bool) -> None: ...
+
+
+class StreamingHTTPCycle(HTTPCycle):
+    """An exchange whose response is handed to `sink` as it comes instead of collected: the status and headers
+    on `http.response.start`, each body chunk when it is sent, `more=False` with the last one."""
+
+    __slots__ = ("sink",)
+
+    def __init__(self, body: bytes, sink: ResponseSink) -> None:
+        super().__init__(body)
+        self.sink = sink
+
+    async def send(self, message: Message) -> None:
+        message_type = message["type"]
+        if message_type == "http.response.start":
+            if self.started:
+                raise RuntimeError("ASGI application sent 'http.response.start' twice")
+            self.status = int(message["status"])
+            self.headers = message.get("headers") or []
+            self.started = True
+            self.sink.start(self.status, self.headers)
+        elif message_type == "http.response.body":
+            if not self.started:
+                raise RuntimeError("ASGI application sent 'http.response.body' before 'http.response.start'")
+            if self.complete:
+                raise RuntimeError("ASGI application sent 'http.response.body' after the response was complete")
+            more = bool(message.get("more_body", False))
+            if not more:
+                self.complete = True
+            self.sink.write(message.get("body", b""), more)
+            if not more and self.disconnect is not None and not self.disconnect.done():
+                self.disconnect.set_result(None)
+        else:
+            raise RuntimeError(f"ASGI application sent an unexpected message type {message_type!r}")
 
 
 async def run_http(app: ASGIApp, scope: Scope, body: bytes, request_id: str) -> Response:

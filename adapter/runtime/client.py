@@ -1,0 +1,256 @@
+"""The Lambda Runtime API, over one persistent HTTP/1.1 connection (standard library only).
+
+https://docs.aws.amazon.com/lambda/latest/dg/runtimes-api.html
+https://docs.aws.amazon.com/lambda/latest/dg/runtimes-custom.html#runtimes-custom-response-streaming
+https://docs.aws.amazon.com/lambda/latest/dg/runtimes-extensions-api.html
+"""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import json
+from typing import Any
+
+API = "/2018-06-01/runtime"
+EXTENSION_API = "/2020-01-01/extension"
+ERROR_TYPE_HEADER = "Lambda-Runtime-Function-Error-Type"
+ERROR_BODY_TRAILER = "Lambda-Runtime-Function-Error-Body"
+XRAY_ERROR_CAUSE_HEADER = "Lambda-Runtime-Function-XRay-Error-Cause"
+# X-Ray takes the error cause from a header, which Lambda caps: awslambdaric drops causes of 1 MiB or more.
+_MAX_XRAY_CAUSE = 1024 * 1024
+
+
+class RuntimeAPIError(Exception):
+    """The Runtime API refused a request or could not be reached. Lambda's answer to a runtime in that state is
+    to replace it, so the loop ends and the process exits ("Runtime should exit promptly")."""
+
+
+class Invocation:
+    """One event from `/runtime/invocation/next`: its body, untouched, and the headers about it."""
+
+    __slots__ = (
+        "body",
+        "client_context",
+        "cognito_identity",
+        "content_type",
+        "deadline_ms",
+        "invoked_function_arn",
+        "request_id",
+        "tenant_id",
+        "trace_id",
+    )
+
+    def __init__(self, body: bytes, headers: http.client.HTTPMessage) -> None:
+        request_id = headers.get("Lambda-Runtime-Aws-Request-Id")
+        deadline = headers.get("Lambda-Runtime-Deadline-Ms")
+        if not request_id:
+            raise RuntimeAPIError("the next invocation has no Lambda-Runtime-Aws-Request-Id header")
+        try:
+            self.deadline_ms = int(deadline or "")
+        except ValueError:
+            raise RuntimeAPIError(
+                f"the next invocation's Lambda-Runtime-Deadline-Ms is not a number: {deadline!r}"
+            ) from None
+        self.body = body
+        self.request_id = request_id
+        self.invoked_function_arn = headers.get("Lambda-Runtime-Invoked-Function-Arn")
+        self.trace_id = headers.get("Lambda-Runtime-Trace-Id")
+        self.client_context = headers.get("Lambda-Runtime-Client-Context")
+        self.cognito_identity = headers.get("Lambda-Runtime-Cognito-Identity")
+        self.tenant_id = headers.get("Lambda-Runtime-Aws-Tenant-Id")
+        self.content_type = headers.get("Content-Type")
+
+
+class RuntimeClient:
+    """Requests to the Runtime API at `address` (`AWS_LAMBDA_RUNTIME_API`, host:port), one at a time.
+
+    The connection is kept open between requests: a request costs one round trip on loopback, not a TCP
+    handshake too. A streamed response closes it, as the streaming contract asks.
+    """
+
+    def __init__(self, address: str) -> None:
+        host, separator, port = address.rpartition(":")
+        if not separator or not host or not port.isdigit():
+            raise ValueError(f"AWS_LAMBDA_RUNTIME_API must be host:port, not {address!r}")
+        self.address = address
+        self._connection = http.client.HTTPConnection(host.strip("[]"), int(port))
+
+    def close(self) -> None:
+        self._connection.close()
+
+    def next(self) -> Invocation:
+        """Waits for the next invocation (Lambda freezes the environment while there is none)."""
+        status, headers, body = self._request("GET", f"{API}/invocation/next")
+        if status != 200:
+            raise RuntimeAPIError(f"GET /runtime/invocation/next answered {status}: {_excerpt(body)}")
+        return Invocation(body, headers)
+
+    def post_response(self, request_id: str, body: bytes, content_type: str = "application/json") -> None:
+        self._post(f"{API}/invocation/{request_id}/response", body, {"Content-Type": content_type})
+
+    def post_error(self, request_id: str, error: dict[str, Any], xray_cause: dict[str, Any] | None = None) -> None:
+        self._post(
+            f"{API}/invocation/{request_id}/error", json.dumps(error).encode(), _error_headers(error, xray_cause)
+        )
+
+    def post_init_error(self, error: dict[str, Any]) -> None:
+        self._post(f"{API}/init/error", json.dumps(error).encode(), _error_headers(error, None))
+
+    def stream_response(self, request_id: str, content_type: str) -> ResponseStream:
+        """A streamed response for the invocation; nothing is sent until its first write."""
+        return ResponseStream(self, f"{API}/invocation/{request_id}/response", content_type)
+
+    def register_extension(self, name: str, events: list[str]) -> str:
+        """Registers an extension of this process, returning the identifier its next-event calls need."""
+        status, headers, body = self._request(
+            "POST",
+            f"{EXTENSION_API}/register",
+            json.dumps({"events": events}).encode(),
+            {"Lambda-Extension-Name": name, "Content-Type": "application/json"},
+        )
+        identifier = headers.get("Lambda-Extension-Identifier")
+        if status != 200 or not identifier:
+            raise RuntimeAPIError(f"POST /extension/register answered {status}: {_excerpt(body)}")
+        return identifier
+
+    def next_extension_event(self, identifier: str) -> bytes:
+        status, _, body = self._request(
+            "GET", f"{EXTENSION_API}/event/next", headers={"Lambda-Extension-Identifier": identifier}
+        )
+        if status != 200:
+            raise RuntimeAPIError(f"GET /extension/event/next answered {status}: {_excerpt(body)}")
+        return body
+
+    def _post(self, path: str, body: bytes, headers: dict[str, str]) -> None:
+        status, _, answer = self._request("POST", path, body, headers)
+        if status != 202:
+            raise RuntimeAPIError(f"POST {path.removeprefix('/2018-06-01')} answered {status}: {_excerpt(answer)}")
+
+    def _request(
+        self, method: str, path: str, body: bytes | None = None, headers: dict[str, str] | None = None
+    ) -> tuple[int, http.client.HTTPMessage, bytes]:
+        connection = self._connection
+        for attempt in (1, 2):
+            reused = connection.sock is not None
+            try:
+                connection.request(method, path, body, headers or {})
+                response = connection.getresponse()
+                return response.status, response.headers, response.read()
+            except (http.client.HTTPException, OSError) as error:
+                connection.close()
+                # A kept-alive connection that the server closed while it sat idle fails on its next use: that use
+                # is tried once more on a new connection. A fresh connection that fails is a Runtime API gone.
+                if (
+                    attempt == 2
+                    or not reused
+                    or not isinstance(error, http.client.RemoteDisconnected | ConnectionError)
+                ):
+                    raise RuntimeAPIError(
+                        f"{method} {path} to the Runtime API at {self.address} failed: {error!r}"
+                    ) from error
+        raise AssertionError("unreachable")  # pragma: no cover
+
+
+class ResponseStream:
+    """An invocation response sent as the body is produced: chunked transfer encoding, with the error trailers
+    when it fails part way.
+
+    https://docs.aws.amazon.com/lambda/latest/dg/runtimes-custom.html#runtimes-custom-response-streaming
+    (and `createResponseStream` in aws-lambda-nodejs-runtime-interface-client's src/ResponseStream.js, which
+    sends the same headers).
+    """
+
+    __slots__ = ("_client", "_content_type", "_path", "finished", "opened")
+
+    def __init__(self, client: RuntimeClient, path: str, content_type: str) -> None:
+        self._client = client
+        self._path = path
+        self._content_type = content_type
+        self.opened = False
+        self.finished = False
+
+    def write(self, data: bytes) -> None:
+        if not data:
+            return
+        # One send per chunk: the size line, the data and its CRLF (RFC 9112 7.1); TCP_NODELAY is on, so it
+        # leaves at once.
+        self._send(b"%X\r\n%b\r\n" % (len(data), data))
+
+    def finish(self) -> None:
+        """Ends the response normally."""
+        self._end(b"0\r\n\r\n")
+
+    def fail(self, error: dict[str, Any]) -> None:
+        """Ends the response with the error trailers: Lambda ends the client's response there and reports it."""
+        encoded = base64.b64encode(json.dumps(error).encode()).decode("ascii")
+        error_type = _header_value(str(error.get("errorType") or "Runtime.Unknown"))
+        trailers = f"{ERROR_TYPE_HEADER}: {error_type}\r\n{ERROR_BODY_TRAILER}: {encoded}\r\n"
+        self._end(b"0\r\n" + trailers.encode("ascii") + b"\r\n")
+
+    def _open(self) -> None:
+        self.opened = True
+        connection = self._client._connection
+        try:
+            connection.putrequest("POST", self._path, skip_accept_encoding=True)
+            connection.putheader("Content-Type", self._content_type)
+            connection.putheader("Lambda-Runtime-Function-Response-Mode", "streaming")
+            connection.putheader("Transfer-Encoding", "chunked")
+            # Trailers must be announced before the body (RFC 9110 6.6.2), or Lambda ignores them.
+            connection.putheader("Trailer", f"{ERROR_TYPE_HEADER}, {ERROR_BODY_TRAILER}")
+            connection.endheaders()
+        except (http.client.HTTPException, OSError) as error:
+            connection.close()
+            raise RuntimeAPIError(
+                f"streaming to the Runtime API at {self._client.address} failed: {error!r}"
+            ) from error
+
+    def _send(self, data: bytes) -> None:
+        if self.finished:
+            raise RuntimeError("the response stream is already finished")
+        if not self.opened:
+            self._open()
+        connection = self._client._connection
+        try:
+            connection.send(data)
+        except OSError as error:
+            connection.close()
+            raise RuntimeAPIError(
+                f"streaming to the Runtime API at {self._client.address} failed: {error!r}"
+            ) from error
+
+    def _end(self, last: bytes) -> None:
+        self._send(last)
+        self.finished = True
+        connection = self._client._connection
+        try:
+            response = connection.getresponse()
+            answer = response.read()
+        except (http.client.HTTPException, OSError) as error:
+            raise RuntimeAPIError(
+                f"streaming to the Runtime API at {self._client.address} failed: {error!r}"
+            ) from error
+        finally:
+            # "Close the underlying connection after it has successfully written the response."
+            connection.close()
+        if response.status != 202:
+            raise RuntimeAPIError(f"the streamed response was answered {response.status}: {_excerpt(answer)}")
+
+
+def _error_headers(error: dict[str, Any], xray_cause: dict[str, Any] | None) -> dict[str, str]:
+    headers = {"Content-Type": "application/json", ERROR_TYPE_HEADER: _header_value(str(error.get("errorType")))}
+    if xray_cause is not None:
+        cause = json.dumps(xray_cause)
+        if len(cause) < _MAX_XRAY_CAUSE:
+            headers[XRAY_ERROR_CAUSE_HEADER] = cause
+    return headers
+
+
+def _header_value(value: str) -> str:
+    # A header value is one line of visible latin-1 text; an exception's name always is, a user's string may not be.
+    cleaned = "".join(char if " " <= char <= "~" else "?" for char in value)
+    return cleaned[:200] or "Unknown"
+
+
+def _excerpt(body: bytes) -> str:
+    return body[:300].decode("utf-8", "replace")
