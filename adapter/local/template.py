@@ -3,8 +3,9 @@ routes, stage and binary media types.
 
 YAML templates need PyYAML (`pip install pyyaml`), which the adapter does not depend on; JSON templates need
 nothing. CloudFormation's short forms (`!Ref`, `!Sub`, `!GetAtt`...) are read as their long forms, and the
-values a local run can know are resolved: parameters' defaults, pseudo parameters, and other resources by
-their logical id (a table's `!Ref` is the string "LinksTable").
+values a local run can know are resolved: parameters' defaults and pseudo parameters. A variable that names a
+resource (a table's `!Ref`, a queue's URL) is left unset, with a warning, so that the app falls back on its local
+default; `--env` or the shell can set it.
 https://docs.aws.amazon.com/serverless-application-model/latest/developerguide/sam-resource-function.html
 """
 
@@ -95,8 +96,6 @@ class Resolver:
                 return self._ref(argument)
             if key == "Fn::Sub":
                 return self._sub(argument)
-            if key == "Fn::GetAtt":
-                return ".".join(map(str, argument)) if isinstance(argument, list) else str(argument)
             if key.startswith("Fn::"):
                 raise Unresolved(f"{key} is not resolved locally")
         return value
@@ -105,7 +104,8 @@ class Resolver:
         if name in self.values:
             return self.values[name]
         if name in self.resources:
-            return name
+            # A resource's name or URL exists only once deployed; unset, the variable leaves the app its default.
+            raise Unresolved(f"!Ref {name} names a resource, which has no value outside AWS")
         raise Unresolved(f"!Ref {name} names no parameter or resource")
 
     def _sub(self, argument: object) -> str:
@@ -121,8 +121,6 @@ class Resolver:
             name = match.group(1)
             if name in extra:
                 return str(extra[name])
-            if "." in name:
-                return name
             return str(self._ref(name))
 
         return re.sub(r"\$\{([^}!][^}]*)\}", replace, text)

@@ -77,6 +77,8 @@ def test_create_follow_and_count_a_link_in_a_browser(served_sample_app: str) -> 
     with tempfile.TemporaryDirectory() as profile:
         options.add_argument(f"--user-data-dir={profile}")
         driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+        # Lookups wait for the page that a click or a redirect loads.
+        driver.implicitly_wait(10)
         try:
             driver.get(served_sample_app)
             assert driver.title == "Links"

@@ -33,7 +33,9 @@ def test_the_repositorys_template() -> None:
         10.0,
         512,
     )
-    assert spec.environment == {"LINKS_TABLE": "LinksTable"}
+    # Variables naming resources have no value outside AWS: the app's local defaults apply.
+    assert spec.environment == {}
+    assert "LINKS_TABLE (!Ref LinksTable names a resource, which has no value outside AWS)" in spec.unresolved
     assert spec.code_dir == ROOT
     assert spec.default_format() == "rest"
     rest = spec.api("rest")
@@ -57,7 +59,12 @@ def test_globals_intrinsics_and_environment(tmp_path: Path) -> None:
                     "Variables": {
                         "OVERRIDDEN": "f",
                         "REGION": {"Fn::Sub": "${AWS::Region}-${Stage}"},
-                        "ARN": {"Fn::Sub": ["arn:${Partition}:${Table.Arn}", {"Partition": {"Ref": "AWS::Partition"}}]},
+                        "ARN": {
+                            "Fn::Sub": [
+                                "arn:${Partition}:${Name}",
+                                {"Partition": {"Ref": "AWS::Partition"}, "Name": "x"},
+                            ]
+                        },
                         "ATTR": {"Fn::GetAtt": ["Table", "Arn"]},
                         "ATTR_STRING": {"Fn::GetAtt": "Table.Arn"},
                         "DEBUG": {"Ref": "Debug"},
@@ -66,6 +73,7 @@ def test_globals_intrinsics_and_environment(tmp_path: Path) -> None:
                         "UNKNOWN": {"Ref": "Nowhere"},
                         "BAD_SUB": {"Fn::Sub": 42},
                         "PLAIN": {"Key": "v"},
+                        "TABLE_NAME": {"Fn::Sub": "${Table}"},
                     }
                 },
                 Events={
@@ -90,16 +98,17 @@ def test_globals_intrinsics_and_environment(tmp_path: Path) -> None:
         "FROM_GLOBALS": "g",
         "OVERRIDDEN": "f",
         "REGION": "eu-west-1-v2",
-        "ARN": "arn:aws:Table.Arn",
-        "ATTR": "Table.Arn",
-        "ATTR_STRING": "Table.Arn",
+        "ARN": "arn:aws:x",
         "DEBUG": "true",
         "PLAIN": "{'Key': 'v'}",
     }
     assert spec.unresolved == [
+        "ATTR (Fn::GetAtt is not resolved locally)",
+        "ATTR_STRING (Fn::GetAtt is not resolved locally)",
         "CONDITIONAL (Fn::If is not resolved locally)",
         "UNKNOWN (!Ref Nowhere names no parameter or resource)",
         "BAD_SUB (!Sub takes a string or [string, variables])",
+        "TABLE_NAME (!Ref Table names a resource, which has no value outside AWS)",
     ]
     assert spec.default_format() == "http-v1"
     api = spec.api("http-v1")
