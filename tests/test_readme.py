@@ -16,13 +16,14 @@ from pathlib import Path
 import pytest
 
 from tests.adapter import test_tracing_readme
+from tests.adapter.triggers import test_readme as test_triggers_readme
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 
 _SECTIONS = re.compile(r"^## (.+?)\n(.*?)(?=^## |\Z)", re.MULTILINE | re.DOTALL)
 _PYTHON = re.compile(r"^```python\n(.*?)^```", re.MULTILINE | re.DOTALL)
-_TESTED_ELSEWHERE = ("Migrating", "Tracing with X-Ray")
+_TESTED_ELSEWHERE = ("Migrating", "Tracing with X-Ray", "Queues, streams")
 
 
 def python_blocks() -> list[tuple[str, str]]:
@@ -46,6 +47,13 @@ def test_tracing_blocks_are_the_ones_the_tracing_tests_run() -> None:
         for snippet in (test_tracing_readme.APP, test_tracing_readme.TESTING, test_tracing_readme.TRACER)
     }
     assert {block.strip() for block in _PYTHON.findall(section)} == snippets
+
+
+def test_trigger_blocks_are_the_ones_the_trigger_tests_run() -> None:
+    [section] = [body for title, body in _SECTIONS.findall(README) if title.startswith("Queues, streams")]
+    for language, snippets in test_triggers_readme.SNIPPETS.items():
+        blocks = re.findall(rf"^```{language}\n(.*?)^```", section, re.MULTILINE | re.DOTALL)
+        assert [block.strip() for block in blocks] == [snippet.strip() for snippet in snippets]
 
 
 @pytest.mark.parametrize(("title", "code"), python_blocks(), ids=[title for title, _ in python_blocks()])
