@@ -188,32 +188,22 @@ class ResponseStream:
         trailers = f"{ERROR_TYPE_HEADER}: {error_type}\r\n{ERROR_BODY_TRAILER}: {encoded}\r\n"
         self._end(b"0\r\n" + trailers.encode("ascii") + b"\r\n")
 
-    def _open(self) -> None:
-        self.opened = True
-        connection = self._client._connection
-        try:
-            connection.putrequest("POST", self._path, skip_accept_encoding=True)
-            connection.putheader("Content-Type", self._content_type)
-            connection.putheader("Lambda-Runtime-Function-Response-Mode", "streaming")
-            connection.putheader("Transfer-Encoding", "chunked")
-            # Trailers must be announced before the body (RFC 9110 6.6.2), or Lambda ignores them.
-            connection.putheader("Trailer", f"{ERROR_TYPE_HEADER}, {ERROR_BODY_TRAILER}")
-            connection.endheaders()
-        except (http.client.HTTPException, OSError) as error:
-            connection.close()
-            raise RuntimeAPIError(
-                f"streaming to the Runtime API at {self._client.address} failed: {error!r}"
-            ) from error
-
     def _send(self, data: bytes) -> None:
         if self.finished:
             raise RuntimeError("the response stream is already finished")
-        if not self.opened:
-            self._open()
         connection = self._client._connection
         try:
+            if not self.opened:
+                self.opened = True
+                connection.putrequest("POST", self._path, skip_accept_encoding=True)
+                connection.putheader("Content-Type", self._content_type)
+                connection.putheader("Lambda-Runtime-Function-Response-Mode", "streaming")
+                connection.putheader("Transfer-Encoding", "chunked")
+                # Trailers must be announced before the body (RFC 9110 6.6.2), or Lambda ignores them.
+                connection.putheader("Trailer", f"{ERROR_TYPE_HEADER}, {ERROR_BODY_TRAILER}")
+                connection.endheaders()
             connection.send(data)
-        except OSError as error:
+        except (http.client.HTTPException, OSError) as error:
             connection.close()
             raise RuntimeAPIError(
                 f"streaming to the Runtime API at {self._client.address} failed: {error!r}"

@@ -116,9 +116,8 @@ async def serve_http(app: ASGIApp, scope: Scope, body: bytes, request_id: str, s
         elif not cycle.complete:
             sink.fail({"errorMessage": "The response did not finish in time", "errorType": "DeadlineExceeded"})
         return
+    # KeyboardInterrupt and SystemExit never get here: asyncio raises them out of the loop at once.
     error = None if task.cancelled() else task.exception()
-    if error is not None and not isinstance(error, Exception):
-        raise error
     if error is not None:
         if not cycle.started:
             logger.error(
@@ -228,14 +227,12 @@ def _stacks(task: asyncio.Task[Any]) -> str:
     lines: list[str] = []
     others = [other for other in asyncio.all_tasks() if other is not task and other is not asyncio.current_task()]
     for each in [task, *others]:
-        if each.done() or each.get_name() == "asgi-lifespan":
+        if each.get_name() == "asgi-lifespan":
             continue
         frames = []
         awaited: Any = each.get_coro()
-        while awaited is not None:
-            frame = getattr(awaited, "cr_frame", None) or getattr(awaited, "gi_frame", None)
-            if frame is None:
-                break
+        # Down the chain of coroutines (and generator-based ones) to the future at its end, which has no frame.
+        while (frame := getattr(awaited, "cr_frame", None) or getattr(awaited, "gi_frame", None)) is not None:
             frames.append((frame, frame.f_lineno))
             awaited = getattr(awaited, "cr_await", None) or getattr(awaited, "gi_yieldfrom", None)
         lines.append(f"Task {each.get_name()!r}, suspended at:\n")

@@ -59,7 +59,10 @@ def load_handler(spec: str) -> Callable[..., Any]:
     """The handler named `module.attribute`, with the errors the managed runtime reports at init."""
     module_name, _, attribute = spec.rpartition(".")
     if not module_name or not attribute:
-        raise InitError("Runtime.MalformedHandlerName", f"Bad handler '{spec}': not enough values to unpack")
+        raise InitError(
+            "Runtime.MalformedHandlerName",
+            f"Bad handler '{spec}': name the module and the attribute, as module.attribute",
+        )
     try:
         module = importlib.import_module(module_name.replace("/", "."))
     except ImportError as error:

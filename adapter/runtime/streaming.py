@@ -62,8 +62,7 @@ class BufferedSink:
 
     def finish(self) -> None:
         """Sends what the application sent so far, as the classic handler returns it."""
-        if not self.committed:
-            self.respond(Response(self.status, self.headers, b"".join(self.chunks)))
+        self.respond(Response(self.status, self.headers, b"".join(self.chunks)))
 
     def fail(self, error: dict[str, Any]) -> None:
         # Nothing has left yet, and the classic handler returns what the application sent before it failed.
@@ -95,9 +94,7 @@ class StreamingSink:
         self.write(response.body, False)
 
     def finish(self) -> None:
-        if not self.stream.finished:
-            self.stream.finish()
+        self.stream.finish()
 
     def fail(self, error: dict[str, Any]) -> None:
-        if not self.stream.finished:
-            self.stream.fail(error)
+        self.stream.fail(error)

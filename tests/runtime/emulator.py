@@ -69,6 +69,8 @@ class RuntimeAPI(ThreadingHTTPServer):
         # Close the connection after the next /next answer without saying so, as a server whose idle
         # connection timed out does.
         self.drop_connection_after_next = False
+        # Answer /next with this status and an error instead of an invocation.
+        self.next_status: int | None = None
 
     @property
     def address(self) -> str:
@@ -149,9 +151,11 @@ class _Handler(BaseHTTPRequestHandler):
             if not any(registered == identifier for registered, _ in self.server.extensions):
                 self._answer(403, {"errorMessage": "unknown extension", "errorType": "Extension.Forbidden"})
                 return
-            # An extension registered for no event waits here until the environment goes away.
+            # An extension waits here until the environment goes away; one registered for SHUTDOWN is told.
             with self.server.condition:
                 self.server.condition.wait_for(lambda: self.server.closing)
+            if "SHUTDOWN" in dict(self.server.extensions)[identifier]:
+                self._answer(200, {"eventType": "SHUTDOWN", "shutdownReason": "spindown", "deadlineMs": 0})
             self.close_connection = True
         else:
             self._answer(404, {"errorMessage": f"no such path {self.path}", "errorType": "NotFound"})
@@ -159,6 +163,9 @@ class _Handler(BaseHTTPRequestHandler):
     def _next(self) -> None:
         server = self.server
         server.record("next")
+        if server.next_status is not None:
+            self._answer(server.next_status, {"errorMessage": "no invocation", "errorType": "Runtime.Unknown"})
+            return
         with server.condition:
             server.condition.wait_for(lambda: server.queue or server.closing)
             if server.closing:

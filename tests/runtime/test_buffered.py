@@ -29,6 +29,7 @@ from tests.runtime.emulator import FUNCTION_ARN, RuntimeAPI
         pytest.param(make_alb_event(path="/cookies"), id="alb"),
         pytest.param(make_function_url_event(path="/missing"), id="not-found"),
         pytest.param(make_rest_event(path="/boom"), id="app-error"),
+        pytest.param(make_rest_event(path="/broken-stream"), id="broken-stream"),
         pytest.param(make_rest_event(path="/large"), id="too-large"),
     ],
 )
