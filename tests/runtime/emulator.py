@@ -147,7 +147,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._next()
         elif self.path == "/2020-01-01/extension/event/next":
             self.server.record("extension-next")
-            identifier = self.headers.get("Lambda-Extension-Identifier")
+            identifier = self.headers.get("Lambda-Extension-Identifier") or ""
             if not any(registered == identifier for registered, _ in self.server.extensions):
                 self._answer(403, {"errorMessage": "unknown extension", "errorType": "Extension.Forbidden"})
                 return
