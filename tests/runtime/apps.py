@@ -71,6 +71,10 @@ async def echo(request: Request) -> Response:
     )
 
 
+async def unicode(request: Request) -> Response:
+    return JSONResponse({"word": "caf\u00e9", "emoji": "\U0001f600"}, headers={"x-word": "caf\u00e9"})
+
+
 async def cookies(request: Request) -> Response:
     response = PlainTextResponse("cookies", headers={"x-tag": "1"})
     response.set_cookie("first", "1")
@@ -176,6 +180,7 @@ app = Starlette(
         Route("/hello", hello),
         Route("/echo", echo, methods=["GET", "POST"]),
         Route("/cookies", cookies),
+        Route("/unicode", unicode),
         Route("/events", events),
         Route("/broken-stream", broken_stream),
         Route("/background", background),
