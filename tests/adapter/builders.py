@@ -35,6 +35,7 @@ def make_rest_event(
     event["httpMethod"] = method
     event["path"] = path
     event["requestContext"]["stage"] = stage
+    event["requestContext"]["domainName"] = host
     event["requestContext"]["path"] = f"/{stage}{path}"
     event["requestContext"]["httpMethod"] = method
     event["multiValueHeaders"] = all_headers
