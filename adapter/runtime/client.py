@@ -1,5 +1,9 @@
 """The Lambda Runtime API, over one persistent HTTP/1.1 connection (standard library only).
 
+HTTP/1.1 is spoken here directly on the socket rather than through `http.client`, whose header parsing (the
+`email` package) costs more per invocation than everything else the loop does, and whose import costs a cold
+start some milliseconds: the Runtime API is one known server on loopback, answering with small bodies.
+
 https://docs.aws.amazon.com/lambda/latest/dg/runtimes-api.html
 https://docs.aws.amazon.com/lambda/latest/dg/runtimes-custom.html#runtimes-custom-response-streaming
 https://docs.aws.amazon.com/lambda/latest/dg/runtimes-extensions-api.html
@@ -8,9 +12,9 @@ https://docs.aws.amazon.com/lambda/latest/dg/runtimes-extensions-api.html
 from __future__ import annotations
 
 import base64
-import http.client
 import json
-from typing import Any
+import socket
+from typing import Any, BinaryIO
 
 API = "/2018-06-01/runtime"
 EXTENSION_API = "/2020-01-01/extension"
@@ -41,9 +45,9 @@ class Invocation:
         "trace_id",
     )
 
-    def __init__(self, body: bytes, headers: http.client.HTTPMessage) -> None:
-        request_id = headers.get("Lambda-Runtime-Aws-Request-Id")
-        deadline = headers.get("Lambda-Runtime-Deadline-Ms")
+    def __init__(self, body: bytes, headers: dict[str, str]) -> None:
+        request_id = headers.get("lambda-runtime-aws-request-id")
+        deadline = headers.get("lambda-runtime-deadline-ms")
         if not request_id:
             raise RuntimeAPIError("the next invocation has no Lambda-Runtime-Aws-Request-Id header")
         try:
@@ -54,12 +58,12 @@ class Invocation:
             ) from None
         self.body = body
         self.request_id = request_id
-        self.invoked_function_arn = headers.get("Lambda-Runtime-Invoked-Function-Arn")
-        self.trace_id = headers.get("Lambda-Runtime-Trace-Id")
-        self.client_context = headers.get("Lambda-Runtime-Client-Context")
-        self.cognito_identity = headers.get("Lambda-Runtime-Cognito-Identity")
-        self.tenant_id = headers.get("Lambda-Runtime-Aws-Tenant-Id")
-        self.content_type = headers.get("Content-Type")
+        self.invoked_function_arn = headers.get("lambda-runtime-invoked-function-arn")
+        self.trace_id = headers.get("lambda-runtime-trace-id")
+        self.client_context = headers.get("lambda-runtime-client-context")
+        self.cognito_identity = headers.get("lambda-runtime-cognito-identity")
+        self.tenant_id = headers.get("lambda-runtime-aws-tenant-id")
+        self.content_type = headers.get("content-type")
 
 
 class RuntimeClient:
@@ -74,7 +78,7 @@ class RuntimeClient:
         if not separator or not host or not port.isdigit():
             raise ValueError(f"AWS_LAMBDA_RUNTIME_API must be host:port, not {address!r}")
         self.address = address
-        self._connection = http.client.HTTPConnection(host.strip("[]"), int(port))
+        self._connection = Connection(host.strip("[]"), int(port))
 
     def close(self) -> None:
         self._connection.close()
@@ -109,7 +113,7 @@ class RuntimeClient:
             json.dumps({"events": events}).encode(),
             {"Lambda-Extension-Name": name, "Content-Type": "application/json"},
         )
-        identifier = headers.get("Lambda-Extension-Identifier")
+        identifier = headers.get("lambda-extension-identifier")
         if status != 200 or not identifier:
             raise RuntimeAPIError(f"POST /extension/register answered {status}: {_excerpt(body)}")
         return identifier
@@ -129,27 +133,90 @@ class RuntimeClient:
 
     def _request(
         self, method: str, path: str, body: bytes | None = None, headers: dict[str, str] | None = None
-    ) -> tuple[int, http.client.HTTPMessage, bytes]:
+    ) -> tuple[int, dict[str, str], bytes]:
         connection = self._connection
+        head = f"{method} {path} HTTP/1.1\r\nHost: {self.address}\r\n"
+        for name, value in (headers or {}).items():
+            head += f"{name}: {value}\r\n"
+        if body is not None:
+            head += f"Content-Length: {len(body)}\r\n"
+        request = (head + "\r\n").encode("latin-1") + (body or b"")
         for attempt in (1, 2):
-            reused = connection.sock is not None
+            reused = connection.is_open
             try:
-                connection.request(method, path, body, headers or {})
-                response = connection.getresponse()
-                return response.status, response.headers, response.read()
-            except (http.client.HTTPException, OSError) as error:
+                connection.send(request)
+                return connection.read_response()
+            except OSError as error:
                 connection.close()
                 # A kept-alive connection that the server closed while it sat idle fails on its next use: that use
                 # is tried once more on a new connection. A fresh connection that fails is a Runtime API gone.
-                if (
-                    attempt == 2
-                    or not reused
-                    or not isinstance(error, http.client.RemoteDisconnected | ConnectionError)
-                ):
+                if attempt == 2 or not reused or not isinstance(error, ConnectionError):
                     raise RuntimeAPIError(
                         f"{method} {path} to the Runtime API at {self.address} failed: {error!r}"
                     ) from error
         raise AssertionError("unreachable")  # pragma: no cover
+
+
+class ConnectionClosed(ConnectionError):
+    """The server closed the connection instead of answering."""
+
+
+class Connection:
+    """One HTTP/1.1 client connection, opened when first used and after each close."""
+
+    __slots__ = ("_reader", "_socket", "host", "port")
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host = host
+        self.port = port
+        self._socket: socket.socket | None = None
+        self._reader: BinaryIO | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return self._socket is not None
+
+    def send(self, data: bytes) -> None:
+        if self._socket is None:
+            self._socket = socket.create_connection((self.host, self.port))
+            # Each request leaves in one write, and each streamed chunk as soon as it is written.
+            self._socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            self._reader = self._socket.makefile("rb")
+        self._socket.sendall(data)
+
+    def read_response(self) -> tuple[int, dict[str, str], bytes]:
+        """The status, the headers (names lower-cased) and the body of the answer to the request just sent."""
+        reader = self._reader
+        assert reader is not None, "send() comes first"
+        status_line = reader.readline(65537)
+        if not status_line:
+            raise ConnectionClosed("the server closed the connection without answering")
+        parts = status_line.split(None, 2)
+        if len(parts) < 2 or not parts[0].startswith(b"HTTP/") or not parts[1].isdigit():
+            raise ProtocolError(f"not an HTTP status line: {status_line[:100]!r}")
+        headers: dict[str, str] = {}
+        while (line := reader.readline(65537)) not in (b"\r\n", b"\n", b""):
+            name, _, value = line.decode("latin-1").partition(":")
+            headers[name.strip().lower()] = value.strip()
+        # The Runtime API gives every answer a Content-Length (it sends no chunked answers).
+        length = headers.get("content-length", "0")
+        if not length.isdigit():
+            raise ProtocolError(f"Content-Length is not a number: {length[:40]!r}")
+        body = reader.read(int(length))
+        if headers.get("connection", "").lower() == "close":
+            self.close()
+        return int(parts[1]), headers, body
+
+    def close(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
+        if self._socket is not None:
+            self._socket.close()
+        self._socket = self._reader = None
+
+
+class ProtocolError(OSError):
+    """An answer that is not HTTP/1.1."""
 
 
 class ResponseStream:
@@ -191,40 +258,36 @@ class ResponseStream:
     def _send(self, data: bytes) -> None:
         if self.finished:
             raise RuntimeError("the response stream is already finished")
+        if not self.opened:
+            self.opened = True
+            head = (
+                f"POST {self._path} HTTP/1.1\r\nHost: {self._client.address}\r\n"
+                f"Content-Type: {self._content_type}\r\n"
+                "Lambda-Runtime-Function-Response-Mode: streaming\r\nTransfer-Encoding: chunked\r\n"
+                # Trailers must be announced before the body (RFC 9110 6.6.2), or Lambda ignores them.
+                f"Trailer: {ERROR_TYPE_HEADER}, {ERROR_BODY_TRAILER}\r\n\r\n"
+            )
+            data = head.encode("latin-1") + data
         connection = self._client._connection
         try:
-            if not self.opened:
-                self.opened = True
-                connection.putrequest("POST", self._path, skip_accept_encoding=True)
-                connection.putheader("Content-Type", self._content_type)
-                connection.putheader("Lambda-Runtime-Function-Response-Mode", "streaming")
-                connection.putheader("Transfer-Encoding", "chunked")
-                # Trailers must be announced before the body (RFC 9110 6.6.2), or Lambda ignores them.
-                connection.putheader("Trailer", f"{ERROR_TYPE_HEADER}, {ERROR_BODY_TRAILER}")
-                connection.endheaders()
             connection.send(data)
-        except (http.client.HTTPException, OSError) as error:
+        except OSError as error:
             connection.close()
-            raise RuntimeAPIError(
-                f"streaming to the Runtime API at {self._client.address} failed: {error!r}"
-            ) from error
+            raise RuntimeAPIError(f"streaming to the Runtime API at {self._client.address}: {error!r}") from error
 
     def _end(self, last: bytes) -> None:
         self._send(last)
         self.finished = True
         connection = self._client._connection
         try:
-            response = connection.getresponse()
-            answer = response.read()
-        except (http.client.HTTPException, OSError) as error:
-            raise RuntimeAPIError(
-                f"streaming to the Runtime API at {self._client.address} failed: {error!r}"
-            ) from error
+            status, _, answer = connection.read_response()
+        except OSError as error:
+            raise RuntimeAPIError(f"streaming to the Runtime API at {self._client.address}: {error!r}") from error
         finally:
             # "Close the underlying connection after it has successfully written the response."
             connection.close()
-        if response.status != 202:
-            raise RuntimeAPIError(f"the streamed response was answered {response.status}: {_excerpt(answer)}")
+        if status != 202:
+            raise RuntimeAPIError(f"the streamed response was answered {status}: {_excerpt(answer)}")
 
 
 def _error_headers(error: dict[str, Any], xray_cause: dict[str, Any] | None) -> dict[str, str]:

@@ -137,6 +137,9 @@ def running() -> Iterator[RuntimeAPI]:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body leave in two writes: without TCP_NODELAY, Nagle's algorithm holds the second back until
+    # the client's delayed ACK, some 40 ms later.
+    disable_nagle_algorithm = True
     server: RuntimeAPI
 
     def log_message(self, format: str, *args: Any) -> None:
@@ -190,7 +193,9 @@ class _Handler(BaseHTTPRequestHandler):
             body = self._read_body(None)
             server.init_errors.append(({k.lower(): v for k, v in self.headers.items()}, body))
             server.record("init-error")
-            self._answer(202, {"status": "OK"})
+            # The runtime is to exit now; the connection goes with it.
+            self._answer(202, {"status": "OK"}, {"Connection": "close"})
+            self.close_connection = True
             return
         if path == "/2020-01-01/extension/register":
             body = self._read_body(None)

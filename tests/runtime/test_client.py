@@ -68,25 +68,39 @@ def test_a_stream_that_cannot_connect_is_an_error(api: RuntimeAPI) -> None:
     client.close()
 
 
-def test_a_stream_whose_answer_never_comes_is_an_error() -> None:
-    # A server that reads the whole request and hangs up without answering.
+@pytest.mark.parametrize(
+    ("answer", "message"),
+    [
+        pytest.param(b"", "ConnectionClosed('the server closed the connection without answering')", id="hang-up"),
+        pytest.param(b"garbage\r\n", "not an HTTP status line: b'garbage\\\\r\\\\n'", id="garbage"),
+        pytest.param(
+            b"HTTP/1.1 202 Accepted\r\nContent-Length: lots\r\n\r\n",
+            "Content-Length is not a number: 'lots'",
+            id="length",
+        ),
+    ],
+)
+def test_a_stream_whose_answer_is_not_http_is_an_error(answer: bytes, message: str) -> None:
+    # A server that reads the whole request and answers `answer`, then hangs up.
     listener = socket.create_server(("127.0.0.1", 0))
 
-    def accept_and_hang_up() -> None:
+    def accept_and_answer() -> None:
         connection, _ = listener.accept()
         received = b""
         while not received.endswith(b"0\r\n\r\n"):
             received += connection.recv(65536)
+        connection.sendall(answer)
         connection.close()
 
-    thread = threading.Thread(target=accept_and_hang_up)
+    thread = threading.Thread(target=accept_and_answer)
     thread.start()
     client = RuntimeClient(f"127.0.0.1:{listener.getsockname()[1]}")
     try:
         stream = client.stream_response("id", "text/plain")
         stream.write(b"data")
-        with pytest.raises(RuntimeAPIError, match="RemoteDisconnected"):
+        with pytest.raises(RuntimeAPIError) as raised:
             stream.finish()
+        assert message in str(raised.value)
     finally:
         thread.join()
         listener.close()
