@@ -6,6 +6,10 @@ rather than on the event loop, where they would stall every other request.
 
 from __future__ import annotations
 
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any, cast
 from urllib.parse import parse_qs
@@ -13,7 +17,7 @@ from urllib.parse import parse_qs
 from starlette.concurrency import run_in_threadpool
 from starlette.endpoints import HTTPEndpoint
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
@@ -33,6 +37,10 @@ from sample_app.problems import Problem
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 
 HTML_PAGE_SIZE = 50
+# The live click feed: how long one response follows a link at most (a browser's EventSource then reconnects,
+# after the `retry` the feed names), and how often it reads the count.
+CLICK_FEED_SECONDS = 25
+CLICK_FEED_POLL_SECONDS = 1.0
 
 
 def store(request: Request) -> LinkStore:
@@ -185,6 +193,48 @@ async def follow_link(request: Request) -> Response:
     return RedirectResponse(url, status_code=307)
 
 
+async def click_feed(request: Request) -> Response:
+    """/links/{code}/clicks: server-sent events, a `clicks` event with the count at once and another each time it
+    changes, for `?seconds=` (1 to 25, default 25); a `gone` event if the link is deleted meanwhile.
+
+    Behind a Function URL in RESPONSE_STREAM mode (template.yaml's LinksStreamFunction, which runs adapter.runtime
+    with streaming on) each event reaches the client as it is sent; behind a buffered front door they would all
+    arrive together when the feed ends, so the page and the docs point at the streaming URL.
+    """
+    code = path_code(request)
+    seconds = request.query_params.get("seconds", str(CLICK_FEED_SECONDS))
+    if not seconds.isdigit() or not 1 <= int(seconds) <= CLICK_FEED_SECONDS:
+        raise Problem(400, f"seconds must be a whole number from 1 to {CLICK_FEED_SECONDS}, not {seconds[:20]!r}.")
+    links = store(request)
+    try:
+        link = await run_in_threadpool(links.get, code)
+    except LinkNotFound:
+        raise not_found(code) from None
+
+    def event(count: int) -> str:
+        return f"event: clicks\ndata: {json.dumps({'code': code, 'clicks': count})}\n\n"
+
+    async def events() -> AsyncIterator[str]:
+        last = int(link.clicks)
+        yield f"retry: {int(CLICK_FEED_POLL_SECONDS * 1000)}\n" + event(last)
+        end = time.monotonic() + int(seconds)
+        while (left := end - time.monotonic()) > 0:
+            await asyncio.sleep(min(CLICK_FEED_POLL_SECONDS, left))
+            try:
+                current = int((await run_in_threadpool(links.get, code)).clicks)
+            except LinkNotFound:
+                yield "event: gone\ndata: {}\n\n"
+                return
+            if current != last:
+                last = current
+                yield event(current)
+
+    # no-cache: proxies and browsers must not keep a feed; X-Accel-Buffering: the nginx convention for "do not
+    # buffer this response", which some proxies in front of local servers honour.
+    headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    return StreamingResponse(events(), media_type="text/event-stream", headers=headers)
+
+
 # ---- HTML page --------------------------------------------------------------------------------------------
 
 
@@ -243,5 +293,6 @@ routes = [
     Route("/health", health, methods=["GET"], name="health"),
     Route("/links", Links, name="links"),
     Route("/links/{code}", LinkItem, name="link"),
+    Route("/links/{code}/clicks", click_feed, methods=["GET"], name="click_feed"),
     Route("/r/{code}", follow_link, methods=["GET"], name="follow_link"),
 ]
