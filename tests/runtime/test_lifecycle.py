@@ -334,3 +334,32 @@ def test_the_command_line_in_its_own_process_shuts_down_on_sigterm(api: RuntimeA
     assert process.returncode == 0, output
     assert journal.read_text().splitlines() == ["startup", "shutdown"]
     assert b"SIGTERM: shutting down" in output
+
+
+def test_the_exec_wrapper_starts_the_runtime_with_the_functions_handler(api: RuntimeAPI) -> None:
+    environ = {
+        **os.environ,
+        "AWS_LAMBDA_RUNTIME_API": api.address,
+        "LAMBDA_TASK_ROOT": str(ROOT),
+        "_HANDLER": "tests.runtime.apps.plain",
+        "ADAPTER_RUNTIME_PYTHON": sys.executable,
+    }
+    # As Lambda runs it: the wrapper, then the managed runtime's own start command.
+    process = subprocess.Popen(
+        [str(ROOT / "adapter" / "runtime" / "bootstrap"), "/var/runtime/bootstrap"],
+        env=environ,
+        cwd="/",
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        assert api.invoke({"via": "wrapper"}).wait().json()["echo"] == {"via": "wrapper"}
+        api.wait_for("extension-next")
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=20)
+    finally:
+        if process.poll() is None:  # pragma: no cover - only when the test fails
+            process.kill()
+            process.communicate()
+
+    assert process.returncode == 0, output
