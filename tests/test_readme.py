@@ -17,13 +17,14 @@ import pytest
 
 from tests.adapter import test_tracing_readme
 from tests.adapter.triggers import test_readme as test_triggers_readme
+from tests.runtime import test_readme as test_runtime_readme
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 
 _SECTIONS = re.compile(r"^## (.+?)\n(.*?)(?=^## |\Z)", re.MULTILINE | re.DOTALL)
 _PYTHON = re.compile(r"^```python\n(.*?)^```", re.MULTILINE | re.DOTALL)
-_TESTED_ELSEWHERE = ("Migrating", "Tracing with X-Ray", "Queues, streams")
+_TESTED_ELSEWHERE = ("Migrating", "Tracing with X-Ray", "Queues, streams", "Lambda runtime mode")
 
 
 def python_blocks() -> list[tuple[str, str]]:
@@ -54,6 +55,13 @@ def test_trigger_blocks_are_the_ones_the_trigger_tests_run() -> None:
     for language, snippets in test_triggers_readme.SNIPPETS.items():
         blocks = re.findall(rf"^```{language}\n(.*?)^```", section, re.MULTILINE | re.DOTALL)
         assert [block.strip() for block in blocks] == [snippet.strip() for snippet in snippets]
+
+
+def test_runtime_blocks_are_the_ones_the_runtime_tests_run() -> None:
+    for section in [body for title, body in _SECTIONS.findall(README) if title == test_runtime_readme.SECTION]:
+        for language, snippets in test_runtime_readme.SNIPPETS.items():
+            blocks = re.findall(rf"^```{language}\n(.*?)^```", section, re.MULTILINE | re.DOTALL)
+            assert [block.strip() for block in blocks] == [snippet.strip() for snippet in snippets]
 
 
 @pytest.mark.parametrize(("title", "code"), python_blocks(), ids=[title for title, _ in python_blocks()])
