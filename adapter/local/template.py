@@ -130,6 +130,11 @@ class Unresolved(Exception):
     pass
 
 
+def _has_api_event(resource: dict[str, Any]) -> bool:
+    events = (resource.get("Properties") or {}).get("Events") or {}
+    return any(isinstance(event, dict) and event.get("Type") in ("Api", "HttpApi") for event in events.values())
+
+
 class FunctionSpec:
     """What the template says about one function and the APIs that invoke it."""
 
@@ -137,10 +142,14 @@ class FunctionSpec:
         resources: dict[str, Any] = template["Resources"]
         functions = [name for name, resource in resources.items() if (resource or {}).get("Type") == FUNCTION_TYPE]
         if logical_id is None:
-            if len(functions) != 1:
+            # With several functions, the one behind the template's APIs, when one alone is (template.yaml's
+            # streaming twin has only a Function URL).
+            behind_apis = [name for name in functions if _has_api_event(resources[name])]
+            candidates = functions if len(functions) == 1 else behind_apis
+            if len(candidates) != 1:
                 found = ", ".join(functions) or "none"
                 raise TemplateError(f"choose the function with --function: the template's functions are {found}")
-            logical_id = functions[0]
+            logical_id = candidates[0]
         elif logical_id not in functions:
             raise TemplateError(f"the template has no {FUNCTION_TYPE} {logical_id!r} (it has {', '.join(functions)})")
         self.logical_id = logical_id

@@ -145,11 +145,24 @@ def test_implicit_rest_api_and_default_formats(tmp_path: Path) -> None:
     assert (bare.default_format(), bare.code_dir) == ("rest", (tmp_path / "src").resolve())
 
 
+def test_of_several_functions_the_one_behind_the_apis_is_chosen(tmp_path: Path) -> None:
+    resources = {
+        "Url": function(FunctionUrlConfig={"AuthType": "NONE"}),
+        "Api": function(Events={"Queue": {"Type": "SQS"}, "Rest": {"Type": "Api"}}),
+    }
+    assert spec_of(tmp_path, {"Resources": resources}).logical_id == "Api"
+
+
 @pytest.mark.parametrize(
     ("resources", "function_id", "message"),
     [
         ({}, None, "choose the function with --function: the template's functions are none"),
         ({"A": function(), "B": function()}, None, "the template's functions are A, B"),
+        (
+            {"A": function(Events={"Api": {"Type": "Api"}}), "B": function(Events={"Http": {"Type": "HttpApi"}})},
+            None,
+            "the template's functions are A, B",
+        ),
         ({"A": function()}, "B", "the template has no AWS::Serverless::Function 'B' (it has A)"),
         (
             {"A": {"Type": "AWS::Serverless::Function", "Properties": {"PackageType": "Image"}}},

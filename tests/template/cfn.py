@@ -23,6 +23,8 @@ RUNTIME_REQUIREMENTS = ROOT / "requirements" / "runtime.txt"
 SAM_BIN = ROOT / ".venv-sam" / "bin"
 CHECKOV_BIN = ROOT / ".local" / "checkov" / "bin"
 FUNCTION = "LinksFunction"
+# The same code behind a Function URL in RESPONSE_STREAM mode, run by adapter.runtime.
+STREAM_FUNCTION = "LinksStreamFunction"
 REGION = "us-east-1"
 
 

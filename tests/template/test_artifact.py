@@ -27,6 +27,7 @@ from tests.template.cfn import (
     REGION,
     ROOT,
     RUNTIME_REQUIREMENTS,
+    STREAM_FUNCTION,
     handler_string,
     load_template,
     properties,
@@ -70,11 +71,19 @@ def artifact_files(artifact: Path) -> Iterator[Path]:
     return (path for path in artifact.rglob("*") if path.is_file())
 
 
-def test_build_makes_one_artifact(sam_build: SamBuild) -> None:
-    assert sorted(p.name for p in sam_build.build_dir.iterdir()) == ["LinksFunction", "template.yaml"]
+def test_build_makes_one_artifact_per_function(sam_build: SamBuild) -> None:
+    # And the streaming twin's, built by the same Makefile target from the same sources.
+    assert sorted(p.name for p in sam_build.build_dir.iterdir()) == [FUNCTION, STREAM_FUNCTION, "template.yaml"]
     built = load_template(sam_build.build_dir / "template.yaml")
-    # The built template points at the artifact folder, which `sam deploy` zips and uploads.
-    assert built["Resources"]["LinksFunction"]["Properties"]["CodeUri"] == "LinksFunction"
+    # The built template points at the artifact folders, which `sam deploy` zips and uploads.
+    assert built["Resources"][FUNCTION]["Properties"]["CodeUri"] == FUNCTION
+    assert built["Resources"][STREAM_FUNCTION]["Properties"]["CodeUri"] == STREAM_FUNCTION
+    twin = sam_build.build_dir / STREAM_FUNCTION
+    assert {p.relative_to(twin) for p in artifact_files(twin)} == {
+        p.relative_to(sam_build.artifact) for p in artifact_files(sam_build.artifact)
+    }
+    # The exec wrapper the streaming function's AWS_LAMBDA_EXEC_WRAPPER names, executable as Lambda runs it.
+    assert (twin / "adapter" / "runtime" / "bootstrap").stat().st_mode & 0o111
 
 
 def test_artifact_holds_the_code_and_the_pinned_dependencies_only(sam_build: SamBuild) -> None:

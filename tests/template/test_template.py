@@ -16,6 +16,7 @@ from tests.template.cfn import (
     MAKEFILE,
     ROOT,
     SAMCONFIG,
+    STREAM_FUNCTION,
     TEMPLATE,
     handler_string,
     load_template,
@@ -56,10 +57,35 @@ def makefile_variable(name: str) -> str:
 
 
 def test_one_function_with_the_sample_apps_handler(template: dict[str, Any], function: dict[str, Any]) -> None:
-    assert list(resources_of_type(template, "AWS::Serverless::Function")) == [FUNCTION]
+    # And its streaming twin: the same code and build, run by adapter.runtime (see the test after this one).
+    assert list(resources_of_type(template, "AWS::Serverless::Function")) == [FUNCTION, STREAM_FUNCTION]
     assert not resources_of_type(template, "AWS::Lambda::Function")
     assert handler_string() == "sample_app.handler.handler"
     assert function.get("PackageType", "Zip") == "Zip"
+
+
+def test_the_streaming_twin_runs_the_same_code_through_adapter_runtime(template: dict[str, Any]) -> None:
+    function = properties(template, FUNCTION)
+    stream = properties(template, STREAM_FUNCTION)
+    for name in ("CodeUri", "Handler", "Runtime", "Architectures", "MemorySize", "Role", "Tracing"):
+        assert stream[name] == function[name], name
+    assert resource(template, STREAM_FUNCTION)["Metadata"]["BuildMethod"] == "makefile"
+    assert f"build-{STREAM_FUNCTION}: build-{FUNCTION}" in MAKEFILE.read_text(encoding="utf-8")
+    variables = stream["Environment"]["Variables"]
+    # The wrapper ships in the artifact at the path the variable names (the Makefile copies adapter/ to /var/task).
+    assert variables["AWS_LAMBDA_EXEC_WRAPPER"] == "/var/task/adapter/runtime/bootstrap"
+    assert (ROOT / "adapter" / "runtime" / "bootstrap").stat().st_mode & 0o111
+    assert variables["ADAPTER_RUNTIME_STREAM"] == "true"
+    assert {k: v for k, v in variables.items() if not k.startswith(("AWS_LAMBDA_", "ADAPTER_"))} == function[
+        "Environment"
+    ]["Variables"]
+    assert stream["FunctionUrlConfig"] == {"AuthType": "NONE", "InvokeMode": "RESPONSE_STREAM"}
+    # Longer than the longest feed (25 s), so that a feed ends before the runtime's deadline does.
+    assert stream["Timeout"] > 25
+    assert "Events" not in stream
+    assert template["Outputs"]["StreamingFunctionUrl"]["Value"] == {
+        "Fn::GetAtt": [f"{STREAM_FUNCTION}Url", "FunctionUrl"]
+    }
 
 
 def test_runtime_and_architecture_match_the_build_and_the_requirements(function: dict[str, Any]) -> None:
@@ -162,7 +188,10 @@ def test_policy_names_its_resources(template: dict[str, Any], function: dict[str
     assert wildcards == [by_sid["SendTraces"]]
     assert sorted(by_sid["SendTraces"]["Action"]) == ["xray:PutTelemetryRecords", "xray:PutTraceSegments"]
 
-    assert ref(by_sid["WriteOwnLogs"]["Resource"]) == "LinksFunctionLogGroup"
+    assert [ref(r) for r in by_sid["WriteOwnLogs"]["Resource"]] == [
+        "LinksFunctionLogGroup",
+        "LinksStreamFunctionLogGroup",
+    ]
     assert sorted(by_sid["WriteOwnLogs"]["Action"]) == ["logs:CreateLogStream", "logs:PutLogEvents"]
 
     table_statement = by_sid["UseLinksTable"]

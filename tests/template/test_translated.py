@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.template.cfn import FUNCTION, properties, resources_of_type
+from tests.template.cfn import FUNCTION, STREAM_FUNCTION, properties, resources_of_type
 
 pytestmark = pytest.mark.sam
 
@@ -25,11 +25,14 @@ def test_the_stack_has_exactly_these_resources(translated: dict[str, Any]) -> No
     kinds = sorted(resource["Type"] for resource in translated["Resources"].values())
     assert kinds == sorted(
         [
+            # The function, and its streaming twin with a Function URL of its own.
+            "AWS::Lambda::Function",
             "AWS::Lambda::Function",
             "AWS::Lambda::Url",
-            # The Function URL's two (lambda:InvokeFunctionUrl, and lambda:InvokeFunction via the URL), the HTTP
+            "AWS::Lambda::Url",
+            # Each Function URL's two (lambda:InvokeFunctionUrl, and lambda:InvokeFunction via the URL), the HTTP
             # API's, one per REST API route, and the expiry schedule's.
-            *["AWS::Lambda::Permission"] * 6,
+            *["AWS::Lambda::Permission"] * 8,
             # The function's and the import state machine's.
             "AWS::IAM::Role",
             "AWS::IAM::Role",
@@ -42,6 +45,7 @@ def test_the_stack_has_exactly_these_resources(translated: dict[str, Any]) -> No
             # Bulk import: the bucket of uploaded files and reports, and the state machine.
             "AWS::S3::Bucket",
             "AWS::StepFunctions::StateMachine",
+            "AWS::Logs::LogGroup",
             "AWS::Logs::LogGroup",
             "AWS::Logs::LogGroup",
             "AWS::DynamoDB::Table",
@@ -88,13 +92,23 @@ def test_http_api_default_stage_and_payload_2(translated: dict[str, Any]) -> Non
     assert integration["type"] == "aws_proxy"
 
 
-def test_function_url_is_public_and_buffered(translated: dict[str, Any]) -> None:
-    url = only(translated, "AWS::Lambda::Url")
-    assert url["AuthType"] == "NONE"
-    assert url.get("InvokeMode", "BUFFERED") == "BUFFERED"
+def test_function_urls_are_public_one_buffered_one_streaming(translated: dict[str, Any]) -> None:
+    urls = {
+        url["Properties"]["TargetFunctionArn"]["Ref"]: url["Properties"]
+        for url in resources_of_type(translated, "AWS::Lambda::Url").values()
+    }
+    assert sorted(urls) == [FUNCTION, STREAM_FUNCTION]
+    assert all(url["AuthType"] == "NONE" for url in urls.values())
+    assert urls[FUNCTION].get("InvokeMode", "BUFFERED") == "BUFFERED"
+    assert urls[STREAM_FUNCTION]["InvokeMode"] == "RESPONSE_STREAM"
     permissions = [p["Properties"] for p in resources_of_type(translated, "AWS::Lambda::Permission").values()]
     public = sorted(p["Action"] for p in permissions if p["Principal"] == "*")
-    assert public == ["lambda:InvokeFunction", "lambda:InvokeFunctionUrl"]
+    assert public == [
+        "lambda:InvokeFunction",
+        "lambda:InvokeFunction",
+        "lambda:InvokeFunctionUrl",
+        "lambda:InvokeFunctionUrl",
+    ]
     from_apis = [p for p in permissions if p["Principal"] == "apigateway.amazonaws.com"]
     assert len(from_apis) == 3
     assert all("SourceArn" in p for p in from_apis)
