@@ -44,12 +44,12 @@ python -m adapter.runtime sample_app.handler.handler
 """,
     ],
     "python": [
-        r"""\
+        r"""
 from adapter.runtime import run
 
 run("sample_app.handler.handler", stream=True, deadline_margin=1.0)
 """,
-        r"""\
+        r"""
 import asyncio
 
 from starlette.applications import Starlette
@@ -71,7 +71,7 @@ async def ticks(request):
 app = Starlette(routes=[Route("/ticks", ticks)])
 handler = LambdaAdapter(app)
 """,
-        r"""\
+        r"""
 from starlette.applications import Starlette
 from starlette.background import BackgroundTask
 from starlette.responses import JSONResponse
