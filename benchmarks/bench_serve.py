@@ -1,5 +1,6 @@
 """Requests per second on a hello route: through `python -m adapter serve` (REST format, stage live) against
-uvicorn serving the same app directly, in one run.
+uvicorn serving the same app directly, in one run; and through `serve --stream` (a Function URL in RESPONSE_STREAM
+mode, the app under adapter.runtime) against the buffered `serve`.
 
 Run: .venv/bin/python benchmarks/bench_serve.py [--seconds 2] [--connections 4]
 
@@ -65,7 +66,7 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=4)
     args = parser.parse_args()
 
-    serve_port, uvicorn_port = free_port(), free_port()
+    serve_port, uvicorn_port, stream_port = free_port(), free_port(), free_port()
     servers = {
         "uvicorn": (
             [
@@ -86,6 +87,13 @@ def main() -> None:
             [sys.executable, "-m", "adapter", "serve", f"{APP}.handler", "--port", str(serve_port)],
             f"http://127.0.0.1:{serve_port}/live/hello",
         ),
+        "serve --stream": (
+            [
+                *(sys.executable, "-m", "adapter", "serve", f"{APP}.handler"),
+                *("--port", str(stream_port), "--format", "function-url", "--stream"),
+            ],
+            f"http://127.0.0.1:{stream_port}/hello",
+        ),
     }
     processes = [start(command, url) for command, url in servers.values()]
     try:
@@ -98,8 +106,9 @@ def main() -> None:
             process.terminate()
             process.wait(10)
     for name, rate in best.items():
-        print(f"{name:8} {rate:8.0f} requests/s")
+        print(f"{name:14} {rate:8.0f} requests/s")
     print(f"serve / uvicorn: {best['serve'] / best['uvicorn']:.2f} (target: at least 0.5)")
+    print(f"serve --stream / serve: {best['serve --stream'] / best['serve']:.2f}")
 
 
 if __name__ == "__main__":

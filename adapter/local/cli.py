@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from adapter.exceptions import ConfigurationError
 from adapter.local.events import FORMATS, ClientRequest, Gateway, build_event
 from adapter.local.gateway import GatewayServer
 from adapter.local.runtime import FunctionConfig, FunctionRuntime, HandlerError
@@ -93,6 +94,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         help="the service's integration timeout in seconds (default: 29 for rest, 30 for HTTP APIs, none otherwise)",
     )
+    serve.add_argument(
+        "--stream",
+        action="store_true",
+        help="function-url: the URL's InvokeMode is RESPONSE_STREAM, and the function runs under adapter.runtime with"
+        " streaming on, each response going out as the app sends it (default: the template's InvokeMode)",
+    )
     serve.add_argument("--reload", action="store_true", help="restart when a .py file or the template changes")
 
     invoke = commands.add_parser(
@@ -139,7 +146,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if error.details:
             print(error.details.rstrip(), file=sys.stderr)
         print(f"error: cannot load the handler: {error}", file=sys.stderr)
-    except (UsageError, TemplateError) as error:
+    except (UsageError, TemplateError, ConfigurationError) as error:
         print(f"error: {error}", file=sys.stderr)
     return 1
 
@@ -225,7 +232,11 @@ def serve(args: argparse.Namespace) -> int:
         return Reloader(command, watched).run()
     spec = _spec(args)
     gateway = gateway_of(args, spec)
-    runtime = FunctionRuntime(function_config(args, spec))
+    if args.stream and gateway.format != "function-url":
+        raise UsageError("--stream is a Function URL's RESPONSE_STREAM mode: it needs --format function-url")
+    # A template's function streams when its Function URL does, and the URL is what is served.
+    stream = args.stream or (spec is not None and gateway.format == "function-url" and spec.response_stream)
+    runtime = FunctionRuntime(function_config(args, spec), stream=stream)
     runtime.start()
     timeout_option: dict[str, Any] = {} if args.gateway_timeout is None else {"gateway_timeout": args.gateway_timeout}
     try:
@@ -236,6 +247,8 @@ def serve(args: argparse.Namespace) -> int:
     # SIGTERM (from a supervisor such as --reload, or `kill`) stops the server as Ctrl-C does.
     signal.signal(signal.SIGTERM, _interrupt)
     description = f"{gateway.format} API" if gateway.format in ("rest", "http-v1", "http-v2") else gateway.format
+    if stream:
+        description += " in RESPONSE_STREAM mode"
     print(
         f"Serving {runtime.config.handler} behind a local {description} on {server.url} (Ctrl-C stops)",
         file=sys.stderr,

@@ -4,6 +4,9 @@ function's environment, and its result goes back as the service would send it.
 The server is the standard library's threading HTTP/1.1 server, so that `serve` needs nothing the adapter does
 not: a thread per connection reads the request and waits for the one environment thread (see runtime.py), and
 the status line is written as the service writes it (an ALB's statusDescription is the reason phrase).
+
+Behind a Function URL in RESPONSE_STREAM mode (a streaming runtime), the response goes out as the function sends
+it: the status and headers of its prelude, then each chunk of its body with chunked transfer encoding.
 """
 
 from __future__ import annotations
@@ -28,7 +31,9 @@ from adapter.local.responses import (
     gateway_error,
     http_response,
 )
-from adapter.local.runtime import FunctionRuntime
+from adapter.local.runtime import FunctionRuntime, Outcome
+from adapter.local.streaming import Finished, Part, Whole
+from adapter.runtime.streaming import PRELUDE_DELIMITER
 
 logger = logging.getLogger("adapter.local")
 
@@ -115,11 +120,14 @@ class GatewayRequestHandler(BaseHTTPRequestHandler):
         except (RequestTooLarge, BadRequest) as error:
             self._refuse(error, request_id)
             return
-        self._send(self._respond(path, query, body, request_id))
+        response = self._respond(path, query, body, request_id)
+        if response is not None:
+            self._send(response)
 
     do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_request
 
-    def _respond(self, path: str, query: str, body: bytes, request_id: str) -> HTTPResponse:
+    def _respond(self, path: str, query: str, body: bytes, request_id: str) -> HTTPResponse | None:
+        """The response to send, or None when it has been streamed already."""
         server = self.server
         gateway = server.gateway
         request = ClientRequest(self.command, path, query, list(self.headers.items()), body, self.client_address[0])
@@ -139,16 +147,11 @@ class GatewayRequestHandler(BaseHTTPRequestHandler):
                 request_id,
             )
             return gateway_error(gateway, "too_large", request_id)
+        if server.runtime.stream:
+            return self._stream(payload, request, request_id)
         outcome = server.runtime.invoke(payload, request_id).wait(server.gateway_timeout)
         if outcome.gateway_timeout:
-            logger.error(
-                "The function did not answer within the %s integration timeout of %.2f s; answering as the"
-                " service does [%s]",
-                gateway.format,
-                server.gateway_timeout,
-                request_id,
-            )
-            return gateway_error(gateway, "timeout", request_id)
+            return self._gateway_timeout(request_id)
         if outcome.result is None:
             return gateway_error(gateway, "function", request_id)
         if gateway.format == "alb" and len(outcome.result) > MAX_ALB_BYTES:
@@ -166,6 +169,75 @@ class GatewayRequestHandler(BaseHTTPRequestHandler):
             response = gateway_error(gateway, error.kind, request_id)
             logger.error("Malformed Lambda proxy response: %s; answering %d [%s]", error, response.status, request_id)
             return response
+
+    def _gateway_timeout(self, request_id: str) -> HTTPResponse:
+        server = self.server
+        logger.error(
+            "The function did not answer within the %s integration timeout of %.2f s; answering as the service does"
+            " [%s]",
+            server.gateway.format,
+            server.gateway_timeout,
+            request_id,
+        )
+        return gateway_error(server.gateway, "timeout", request_id)
+
+    def _stream(self, payload: str, request: ClientRequest, request_id: str) -> HTTPResponse | None:
+        """Runs a streamed invocation: its prelude becomes the status line and headers, and each chunk of its
+        body leaves as it comes. None once the response has gone out (or the connection was cut)."""
+        server = self.server
+        gateway = server.gateway
+        parts = server.runtime.invoke(payload, request_id).read(server.gateway_timeout)
+        part = next(parts)
+        if isinstance(part, Whole):
+            # A response posted whole is not in the HTTP integration framing: a streaming Function URL passes it on
+            # as it is, with its content type (the JSON of a handler that does not stream, statusCode and all).
+            return HTTPResponse(200, [("Content-Type", part.content_type), ("x-amzn-RequestId", request_id)], part.body)
+        if not isinstance(part, bytes):
+            if isinstance(part, Outcome) and part.gateway_timeout:
+                return self._gateway_timeout(request_id)
+            return gateway_error(gateway, "function", request_id)
+        # The runtime writes the prelude (its JSON, then 8 NUL bytes) in one piece, before any of the body.
+        prelude, _, first = part.partition(PRELUDE_DELIMITER)
+        try:
+            response = http_response(gateway, json.loads(prelude), request, request_id)
+        except ValueError as error:
+            response = gateway_error(gateway, "function", request_id)
+            logger.error("Malformed response prelude: %s; answering %d [%s]", error, response.status, request_id)
+            return response
+        self._send_stream(response, first, parts, request_id)
+        return None
+
+    def _send_stream(
+        self, response: HTTPResponse, first: bytes, parts: Iterator[Part | Outcome], request_id: str
+    ) -> None:
+        try:
+            self._send_head(response, ("Transfer-Encoding", "chunked"))
+            self._write_chunk(first)
+            for part in parts:
+                if isinstance(part, bytes):
+                    self._write_chunk(part)
+                elif isinstance(part, Finished):
+                    self._write_body(b"0\r\n\r\n")
+                else:
+                    # Once the status has gone out, a Function URL ends a failed stream by closing the connection:
+                    # the chunked body never gets its last chunk, so the client sees it cut short, not complete.
+                    logger.error(
+                        "The response stream ended with an error; closing the connection without ending its body [%s]",
+                        request_id,
+                    )
+                    self.close_connection = True
+        except (BrokenPipeError, ConnectionResetError):
+            # The client went away; the function streams on, as it does in Lambda.
+            self.close_connection = True
+
+    def _write_chunk(self, data: bytes) -> None:
+        # One chunk per part, as it comes (RFC 9112 7.1); an empty one would end the body.
+        if data:
+            self._write_body(b"%X\r\n%b\r\n" % (len(data), data))
+
+    def _write_body(self, data: bytes) -> None:
+        if self.command != "HEAD":
+            self.wfile.write(data)
 
     def _declared_length(self) -> int | None:
         length = self.headers.get("Content-Length")
@@ -230,20 +302,21 @@ class GatewayRequestHandler(BaseHTTPRequestHandler):
 
     def _send(self, response: HTTPResponse) -> None:
         try:
-            self.send_response_only(response.status, response.reason)
-            self.send_header("Date", self.date_time_string())
-            for name, value in response.headers:
-                self.send_header(name, value)
-            self.send_header("Content-Length", str(len(response.body)))
-            if self.close_connection:
-                self.send_header("Connection", "close")
-            self.end_headers()
-            if self.command != "HEAD":
-                self.wfile.write(response.body)
-            self.wfile.flush()
+            self._send_head(response, ("Content-Length", str(len(response.body))))
+            self._write_body(response.body)
         except (BrokenPipeError, ConnectionResetError):
             # The client went away; there is nobody to tell.
             self.close_connection = True
+
+    def _send_head(self, response: HTTPResponse, framing: tuple[str, str]) -> None:
+        self.send_response_only(response.status, response.reason)
+        self.send_header("Date", self.date_time_string())
+        for name, value in response.headers:
+            self.send_header(name, value)
+        self.send_header(*framing)
+        if self.close_connection:
+            self.send_header("Connection", "close")
+        self.end_headers()
 
     def log_message(self, format: str, *args: Any) -> None:
         # The function logs each request it handles; the server's own lines would only repeat them.

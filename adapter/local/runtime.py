@@ -1,6 +1,9 @@
 """One Lambda execution environment, in this process: the handler loaded once, invocations run one at a time
 on a worker thread, with Lambda's timeout, payload limits, error payloads and START/END/REPORT log lines.
 
+With `stream=True` the function runs as it does behind a Function URL in RESPONSE_STREAM mode, under
+adapter.runtime with streaming on (see streaming.py): the gateway reads each invocation's response as it is sent.
+
 A worker thread, because the handler may own an event loop (`LambdaAdapter` runs its application with
 `run_until_complete`, which cannot be called from a thread whose loop is already running), and one at a time,
 because an execution environment takes one invocation at a time: where Lambda would start more environments,
@@ -16,23 +19,31 @@ import json
 import logging
 import math
 import os
+import queue
 import resource
 import sys
 import threading
 import time
 import traceback
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from adapter.local.context import LocalContext
 from adapter.local.responses import MAX_RESULT_BYTES
+from adapter.local.streaming import MAX_STREAMED_BYTES, Channel, Part, ResponseTooLarge
+from adapter.runtime.client import Invocation as RuntimeInvocation
+from adapter.runtime.loop import Runtime
+from adapter.runtime.main import _milliseconds
 
 logger = logging.getLogger("adapter.local")
 
 Handler = Callable[[Any, Any], Any]
+
+# The account in the ARNs of a local function, as in its context and its events.
+ACCOUNT_ID = "123456789012"
 
 
 class HandlerError(Exception):
@@ -127,12 +138,16 @@ def _error(request_id: str, error_type: str, message: str, stack: list[str] | No
 
 
 class Invocation:
-    """One invocation, queued on the environment's worker thread."""
+    """One invocation, queued on the environment's worker thread. A streamed one (`parts`) hands its response
+    to the gateway part by part, through `read()`."""
 
-    def __init__(self, runtime: FunctionRuntime, payload: str, request_id: str) -> None:
+    def __init__(
+        self, runtime: FunctionRuntime, payload: str, request_id: str, parts: queue.SimpleQueue[Part] | None = None
+    ) -> None:
         self.runtime = runtime
         self.payload = payload
         self.request_id = request_id
+        self.parts = parts
         self.started = threading.Event()
         self.done = threading.Event()
         self._lock = threading.Lock()
@@ -143,11 +158,8 @@ class Invocation:
     def wait(self, gateway_timeout: float | None = None) -> Outcome:
         """The outcome, once the function returns, fails or times out, or the gateway's own timeout passes
         (counted from now, which includes the time spent waiting for the environment)."""
-        gateway_deadline = math.inf if gateway_timeout is None else time.monotonic() + gateway_timeout
-        if not self.started.wait(_remaining(gateway_deadline)):
-            # Still queued: it will not run (one that started this very moment runs on, unanswered).
-            with self._lock:
-                self._abandoned = True
+        gateway_deadline = _deadline(gateway_timeout)
+        if not self._wait_for_start(gateway_deadline):
             return Outcome(gateway_timeout=True)
         function_deadline = self._started_at + self.runtime.config.timeout
         if self.done.wait(_remaining(min(gateway_deadline, function_deadline))):
@@ -156,6 +168,36 @@ class Invocation:
         if gateway_deadline < function_deadline:
             return Outcome(gateway_timeout=True)
         return self._timed_out()
+
+    def read(self, gateway_timeout: float | None = None) -> Iterator[Part | Outcome]:
+        """A streamed invocation's parts as the function sends them: bytes, then a `Finished`, `Failed` or
+        `Whole`; or an `Outcome` when the function's timeout or the gateway's passes first."""
+        gateway_deadline = _deadline(gateway_timeout)
+        if self._wait_for_start(gateway_deadline):
+            yield from self._parts(gateway_deadline)
+        else:
+            yield Outcome(gateway_timeout=True)
+
+    def _parts(self, gateway_deadline: float) -> Iterator[Part | Outcome]:
+        assert self.parts is not None, "read() is for streamed invocations"
+        function_deadline = self._started_at + self.runtime.config.timeout
+        while True:
+            try:
+                part = self.parts.get(timeout=_remaining(min(gateway_deadline, function_deadline)))
+            except queue.Empty:
+                yield Outcome(gateway_timeout=True) if gateway_deadline < function_deadline else self._timed_out()
+                return
+            yield part
+            if not isinstance(part, bytes):
+                return
+
+    def _wait_for_start(self, gateway_deadline: float) -> bool:
+        if self.started.wait(_remaining(gateway_deadline)):
+            return True
+        # Still queued: it will not run (one that started this very moment runs on, unanswered).
+        with self._lock:
+            self._abandoned = True
+        return False
 
     def _timed_out(self) -> Outcome:
         timeout = self.runtime.config.timeout
@@ -175,7 +217,10 @@ class Invocation:
                 return
             self._started_at = time.monotonic()
             self.started.set()
-        outcome = self.runtime.call(self.payload, self.request_id, self._started_at)
+        if self.parts is None:
+            outcome = self.runtime.call(self.payload, self.request_id, self._started_at)
+        else:
+            outcome = self.runtime.call_streaming(self.payload, self.request_id, self._started_at, self.parts)
         with self._lock:
             late = self._outcome is not None
             if not late:
@@ -192,6 +237,10 @@ class Invocation:
         self.done.set()
 
 
+def _deadline(timeout: float | None) -> float:
+    return math.inf if timeout is None else time.monotonic() + timeout
+
+
 def _remaining(deadline: float) -> float | None:
     return None if deadline == math.inf else max(0.0, deadline - time.monotonic())
 
@@ -203,12 +252,28 @@ def _timestamp() -> str:
 
 class FunctionRuntime:
     """The function's execution environment: `start()` loads the handler (the init phase), `invoke()` queues
-    an invocation, `close()` stops the worker thread once the running invocation is over."""
+    an invocation, `close()` stops the worker thread once the running invocation is over.
 
-    def __init__(self, config: FunctionConfig, *, max_result_bytes: int = MAX_RESULT_BYTES) -> None:
+    With `stream`, the handler runs under adapter.runtime with streaming on, as behind a Function URL in
+    RESPONSE_STREAM mode, and each invocation's response is read part by part (`Invocation.read()`), up to
+    `max_streamed_bytes`.
+    """
+
+    def __init__(
+        self,
+        config: FunctionConfig,
+        *,
+        max_result_bytes: int = MAX_RESULT_BYTES,
+        stream: bool = False,
+        max_streamed_bytes: int = MAX_STREAMED_BYTES,
+    ) -> None:
         self.config = config
         self.max_result_bytes = max_result_bytes
+        self.stream = stream
+        self.max_streamed_bytes = max_streamed_bytes
         self.handler: Handler | None = None
+        self._channel: Channel | None = None
+        self._streaming: Runtime | None = None
         self.init_duration_ms: float | None = None
         self.log_stream_name = f"{time.strftime('%Y/%m/%d')}/[$LATEST]{uuid.uuid4().hex}"
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lambda-environment")
@@ -240,10 +305,17 @@ class FunctionRuntime:
         started = time.perf_counter()
         self.handler = load_handler(self.config.handler)
         self.init_duration_ms = (time.perf_counter() - started) * 1000
+        if self.stream:
+            # The function's setting, read as adapter.runtime reads it: a bad value stops the function.
+            margin = _milliseconds(os.environ, "ADAPTER_RUNTIME_DEADLINE_MARGIN_MS", default=500) / 1000
+            self._channel = Channel(self.max_streamed_bytes)
+            self._streaming = Runtime(self.handler, self._channel, stream=True, deadline_margin=margin)
 
     def invoke(self, payload: str, request_id: str | None = None) -> Invocation:
-        """Queues an invocation with `payload` (the event as JSON); `wait()` on the result for its outcome."""
-        invocation = Invocation(self, payload, request_id or str(uuid.uuid4()))
+        """Queues an invocation with `payload` (the event as JSON); `wait()` on the result for its outcome, or
+        `read()` its parts when the environment streams."""
+        parts: queue.SimpleQueue[Part] | None = queue.SimpleQueue() if self.stream else None
+        invocation = Invocation(self, payload, request_id or str(uuid.uuid4()), parts)
         self._executor.submit(invocation.run)
         return invocation
 
@@ -279,6 +351,29 @@ class FunctionRuntime:
             return Outcome(error=_error(request_id, "Function.ResponseSizeTooLarge", message))
         return Outcome(result=serialised)
 
+    def call_streaming(
+        self, payload: str, request_id: str, started_at: float, parts: queue.SimpleQueue[Part]
+    ) -> Outcome:
+        """Runs the invocation through adapter.runtime on this thread, its response going to `parts`."""
+        assert self._streaming is not None and self._channel is not None, "start() makes the runtime first"
+        config = self.config
+        logger.info("START RequestId: %s Version: $LATEST", request_id)
+        remaining = config.timeout - (time.monotonic() - started_at)
+        arn = f"arn:aws:lambda:{config.region}:{ACCOUNT_ID}:function:{config.name}"
+        # What /runtime/invocation/next would say about it: https://docs.aws.amazon.com/lambda/latest/dg/runtimes-api.html#runtimes-api-next
+        headers = {
+            "lambda-runtime-aws-request-id": request_id,
+            "lambda-runtime-deadline-ms": str(int((time.time() + remaining) * 1000)),
+            "lambda-runtime-invoked-function-arn": arn,
+        }
+        self._channel.parts = parts
+        try:
+            self._streaming.handle(RuntimeInvocation(payload.encode(), headers))
+        except ResponseTooLarge as error:
+            logger.error("[ERROR] Function.ResponseSizeTooLarge: %s [%s]", error, request_id)
+            return Outcome(error=_error(request_id, "Function.ResponseSizeTooLarge", str(error)))
+        return Outcome()
+
     def report(self, request_id: str, started_at: float, status: str | None = None) -> None:
         """END and REPORT lines, with the fields and tabs of Lambda's: https://docs.aws.amazon.com/lambda/latest/dg/python-logging.html"""
         duration = (time.monotonic() - started_at) * 1000
@@ -303,3 +398,6 @@ class FunctionRuntime:
 
     def close(self, wait: bool = True) -> None:
         self._executor.shutdown(wait=wait, cancel_futures=True)
+        if wait and self._streaming is not None:
+            # The environment's end, as adapter.runtime meets it on SIGTERM: the lifespan shutdown, the loop closed.
+            self._streaming.shutdown()

@@ -170,6 +170,9 @@ class FunctionSpec:
         self.events: dict[str, Any] = {
             name: event for name, event in (properties.get("Events") or {}).items() if isinstance(event, dict)
         }
+        url = properties.get("FunctionUrlConfig")
+        # https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-lambda-url.html#cfn-lambda-url-invokemode
+        self.response_stream = isinstance(url, dict) and url.get("InvokeMode") == "RESPONSE_STREAM"
 
     def _number(self, key: str, default: int) -> float:
         value = self.resolver.resolve(self.properties.get(key, default))

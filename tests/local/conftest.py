@@ -25,10 +25,13 @@ def serving(
     *,
     timeout: float = 3.0,
     gateway_options: dict[str, Any] | None = None,
+    runtime_options: dict[str, Any] | None = None,
+    environment: dict[str, str] | None = None,
     **server_options: Any,
 ) -> Iterator[httpx.Client]:
     saved = dict(os.environ)
-    runtime = FunctionRuntime(FunctionConfig(handler, name="links", timeout=timeout, memory=256))
+    config = FunctionConfig(handler, name="links", timeout=timeout, memory=256, environment=environment)
+    runtime = FunctionRuntime(config, **(runtime_options or {}))
     try:
         runtime.start()
         server = GatewayServer(("127.0.0.1", 0), Gateway(format, **(gateway_options or {})), runtime, **server_options)

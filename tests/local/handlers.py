@@ -3,14 +3,17 @@ fail in each way a function can."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
+import threading
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from adapter import LambdaAdapter
@@ -69,6 +72,68 @@ async def large(request: Request) -> Response:
     return Response(b"x" * size, media_type="application/octet-stream")
 
 
+class Gates:
+    """What the streaming routes wait for, and what they note down as they go (reset by the tests that use them)."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self.journal: list[str] = []
+
+
+gates = Gates()
+
+
+async def events(request: Request) -> Response:
+    """Server-sent events: the first at once, the second only once the test releases it."""
+
+    async def produce() -> AsyncIterator[str]:
+        yield "data: first\n\n"
+        released = await asyncio.to_thread(gates.release.wait, 10)
+        gates.journal.append("released" if released else "never released")
+        yield "data: second\n\n"
+        gates.journal.append("feed finished")
+
+    return StreamingResponse(produce(), media_type="text/event-stream")
+
+
+# NUL bytes (the prelude's delimiter), CRLFs and what looks like the last chunk: the body must come through as is.
+BINARY_CHUNKS = [b"\0" * 8, bytes(range(256)), b"\r\n0\r\n\r\n", b"\0" * 8 + b"end"]
+
+
+async def binary(request: Request) -> Response:
+    async def produce() -> AsyncIterator[bytes]:
+        for chunk in BINARY_CHUNKS:
+            yield chunk
+
+    return StreamingResponse(produce(), media_type="application/octet-stream")
+
+
+async def broken_stream(request: Request) -> Response:
+    async def produce() -> AsyncIterator[bytes]:
+        yield b"partial"
+        raise RuntimeError("the stream broke")
+
+    return StreamingResponse(produce(), media_type="text/plain")
+
+
+async def ticks(request: Request) -> Response:
+    """A tick every 50 ms, for ever (or `?stall=SECONDS`: one tick, then the event loop blocked that long)."""
+    stall = float(request.query_params.get("stall", 0))
+
+    async def produce() -> AsyncIterator[bytes]:
+        while True:
+            yield b"tick\n"
+            if stall:
+                time.sleep(stall)
+            await asyncio.sleep(0.05)
+
+    return StreamingResponse(produce(), media_type="text/plain")
+
+
+async def bad_header(request: Request) -> Response:
+    return PlainTextResponse("bad", headers={"x-injected": "one\r\nx-other: two"})
+
+
 app = Starlette(
     routes=[
         Route("/hello", hello, name="hello"),
@@ -78,6 +143,11 @@ app = Starlette(
         Route("/image.png", image),
         Route("/upload", upload, methods=["POST"]),
         Route("/large", large),
+        Route("/events", events),
+        Route("/binary", binary),
+        Route("/broken-stream", broken_stream),
+        Route("/ticks", ticks),
+        Route("/bad-header", bad_header),
     ]
 )
 
