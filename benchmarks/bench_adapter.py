@@ -19,7 +19,6 @@ import os
 import statistics
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -37,6 +36,7 @@ from starlette.routing import Route  # noqa: E402
 from adapter import LambdaAdapter  # noqa: E402
 from adapter.sources import detect  # noqa: E402
 from adapter.types import Message  # noqa: E402
+from benchmarks.timing import measure  # noqa: E402
 
 EVENTS = ROOT / "tests" / "events"
 BINARY = bytes(range(256)) * 4096  # 1 MiB
@@ -108,35 +108,6 @@ def direct_call(loop: asyncio.AbstractEventLoop, event: dict[str, Any]) -> Calla
         return sent
 
     return lambda: loop.run_until_complete(call())
-
-
-def measure(contenders: dict[str, Callable[[], object]], seconds: float) -> dict[str, float]:
-    """Microseconds per call for each contender: the best of many short batches, taken in turn.
-
-    Taking the contenders in turn, batch after batch, exposes them to the same background load; the best
-    batch is the figure least disturbed by other processes on a shared machine.
-    """
-    batch = {}
-    for name, fn in contenders.items():
-        fn()
-        start = time.perf_counter()
-        calls = 0
-        while time.perf_counter() - start < 0.005:
-            fn()
-            calls += 1
-        batch[name] = max(1, calls)
-    best = dict.fromkeys(contenders, float("inf"))
-    deadline = time.perf_counter() + seconds * len(contenders)
-    rounds = 0
-    while rounds < 5 or time.perf_counter() < deadline:
-        rounds += 1
-        for name, fn in contenders.items():
-            n = batch[name]
-            t0 = time.perf_counter_ns()
-            for _ in range(n):
-                fn()
-            best[name] = min(best[name], (time.perf_counter_ns() - t0) / n / 1000)
-    return best
 
 
 def import_cost_ms(module: str, runs: int) -> float:

@@ -14,7 +14,6 @@ import argparse
 import copy
 import json
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ sys.path.insert(0, str(ROOT))
 from adapter import LambdaAdapter  # noqa: E402
 from adapter.triggers import SQSRecord, Triggers  # noqa: E402
 from adapter.types import Receive, Scope, Send  # noqa: E402
+from benchmarks.timing import measure  # noqa: E402
 
 RECORDS = 10
 
@@ -89,31 +89,6 @@ def through_adapter(
     context = Context()
     adapter.startup()
     return (lambda: adapter(event, context)), adapter
-
-
-def measure(contenders: dict[str, Callable[[], object]], seconds: float) -> dict[str, float]:
-    """Microseconds per batch for each contender: the best of many short batches, contenders taken in turn (as in
-    bench_adapter.py), so that each sees the same background load."""
-    repeat = {}
-    for name, fn in contenders.items():
-        fn()
-        start, calls = time.perf_counter(), 0
-        while time.perf_counter() - start < 0.005:
-            fn()
-            calls += 1
-        repeat[name] = max(1, calls)
-    best = dict.fromkeys(contenders, float("inf"))
-    deadline = time.perf_counter() + seconds * len(contenders)
-    rounds = 0
-    while rounds < 5 or time.perf_counter() < deadline:
-        rounds += 1
-        for name, fn in contenders.items():
-            n = repeat[name]
-            t0 = time.perf_counter_ns()
-            for _ in range(n):
-                fn()
-            best[name] = min(best[name], (time.perf_counter_ns() - t0) / n / 1000)
-    return best
 
 
 def main() -> None:
