@@ -58,6 +58,44 @@ DATA_MAPS = {
     "cookies",
 }
 
+# Keys the live payload 2.0 captures have and `serve` leaves out: they were logged through typed Go structs, so
+# every optional field appears (mTLS, authorizers, path parameters, stage variables) though the request had none.
+PAYLOAD_2_ABSENT_FROM_LIVE_CAPTURES = (
+    {"pathParameters", "stageVariables", "requestContext.authentication", "requestContext.authorizer"}
+    | {
+        f"requestContext.authentication.clientCert{key}"
+        for key in (
+            "",
+            ".clientCertPem",
+            ".subjectDN",
+            ".issuerDN",
+            ".serialNumber",
+            ".validity",
+            ".validity.notBefore",
+            ".validity.notAfter",
+        )
+    }
+    | {
+        f"requestContext.authorizer.{key}"
+        for key in (
+            "jwt",
+            "jwt.claims",
+            "jwt.scopes",
+            "iam",
+            "iam.accessKey",
+            "iam.accountId",
+            "iam.callerId",
+            "iam.cognitoIdentity",
+            "iam.cognitoIdentity.amr",
+            "iam.cognitoIdentity.identityId",
+            "iam.cognitoIdentity.identityPoolId",
+            "iam.principalOrgId",
+            "iam.userArn",
+            "iam.userId",
+        )
+    }
+)
+
 # Fields that legitimately differ from a recorded event, and why.
 # - The voker captures were logged through Go structs: optional fields that the service leaves out appear there
 #   as null or "" (authorizer, identity.clientCert's members, operationName, authentication).
@@ -116,78 +154,14 @@ STRUCTURE_CASES = [
     pytest.param(
         "http-v2",
         "voker/http-v2-live-encoding-probe.json",
-        {"pathParameters", "stageVariables", "requestContext.authentication", "requestContext.authorizer"}
-        | {
-            f"requestContext.authentication.clientCert{key}"
-            for key in (
-                "",
-                ".clientCertPem",
-                ".subjectDN",
-                ".issuerDN",
-                ".serialNumber",
-                ".validity",
-                ".validity.notBefore",
-                ".validity.notAfter",
-            )
-        }
-        | {
-            f"requestContext.authorizer.{key}"
-            for key in (
-                "jwt",
-                "jwt.claims",
-                "jwt.scopes",
-                "iam",
-                "iam.accessKey",
-                "iam.accountId",
-                "iam.callerId",
-                "iam.cognitoIdentity",
-                "iam.cognitoIdentity.amr",
-                "iam.cognitoIdentity.identityId",
-                "iam.cognitoIdentity.identityPoolId",
-                "iam.principalOrgId",
-                "iam.userArn",
-                "iam.userId",
-            )
-        },
+        PAYLOAD_2_ABSENT_FROM_LIVE_CAPTURES,
         set(),
         id="http-v2-live-capture",
     ),
     pytest.param(
         "function-url",
         "voker/function-url-live-encoding-probe.json",
-        {"pathParameters", "stageVariables", "requestContext.authentication", "requestContext.authorizer"}
-        | {
-            f"requestContext.authentication.clientCert{key}"
-            for key in (
-                "",
-                ".clientCertPem",
-                ".subjectDN",
-                ".issuerDN",
-                ".serialNumber",
-                ".validity",
-                ".validity.notBefore",
-                ".validity.notAfter",
-            )
-        }
-        | {
-            f"requestContext.authorizer.{key}"
-            for key in (
-                "jwt",
-                "jwt.claims",
-                "jwt.scopes",
-                "iam",
-                "iam.accessKey",
-                "iam.accountId",
-                "iam.callerId",
-                "iam.cognitoIdentity",
-                "iam.cognitoIdentity.amr",
-                "iam.cognitoIdentity.identityId",
-                "iam.cognitoIdentity.identityPoolId",
-                "iam.principalOrgId",
-                "iam.userArn",
-                "iam.userId",
-            )
-        },
+        PAYLOAD_2_ABSENT_FROM_LIVE_CAPTURES,
         set(),
         id="function-url-live-capture",
     ),
