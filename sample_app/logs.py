@@ -112,7 +112,8 @@ def configure_logging(environ: Mapping[str, str] = os.environ) -> None:
         handler.setFormatter(logging.Formatter(_TEXT_FORMAT))
     else:
         # LambdaLoggerHandler and LambdaLoggerHandlerWithFrameType in the runtime's bootstrap
-        # (https://github.com/aws/aws-lambda-python-runtime-interface-client/blob/main/awslambdaric/bootstrap.py).
+        # (https://github.com/aws/aws-lambda-python-runtime-interface-client/blob/main/awslambdaric/bootstrap.py),
+        # and adapter.runtime's LambdaLoggerHandler, which writes records the same way (adapter/runtime/logs.py).
         runtime_handlers = [h for h in root.handlers if type(h).__name__.startswith("LambdaLoggerHandler")]
         json_already = environ.get("AWS_LAMBDA_LOG_FORMAT", "").upper() == "JSON"
         for runtime_handler in runtime_handlers:

@@ -27,6 +27,7 @@ from adapter.runtime.invocation import (
     run_after_response,
     serve_http,
 )
+from adapter.runtime.logs import set_invocation
 from adapter.runtime.streaming import HTTP_INTEGRATION_CONTENT_TYPE, BufferedSink, StreamingSink, prelude
 from adapter.sources import HTTPAPIV2, APIGatewayV1, EventSource, Response
 
@@ -157,6 +158,7 @@ class Runtime:
     def handle(self, invocation: Invocation) -> None:
         """Runs one invocation and posts its outcome; then runs what `after_response()` queued."""
         request_id = invocation.request_id
+        set_invocation(request_id, invocation.tenant_id)
         if invocation.trace_id:
             os.environ["_X_AMZN_TRACE_ID"] = invocation.trace_id
         else:

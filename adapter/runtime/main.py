@@ -10,6 +10,7 @@ from typing import Any
 
 from adapter.exceptions import ConfigurationError
 from adapter.runtime.client import RuntimeAPIError, RuntimeClient
+from adapter.runtime.logs import configure_logging
 from adapter.runtime.loop import Runtime, initialize
 
 _TRUE = ("1", "true", "yes", "on")
@@ -66,7 +67,8 @@ def main(argv: list[str]) -> int:
     if len(argv) > 1:
         print("usage: python -m adapter.runtime [module.handler]", file=sys.stderr)
         return 2
-    _configure_output()
+    # Log records go where, and as, the managed runtime writes them (logs.py).
+    configure_logging()
     try:
         run(argv[0] if argv else None)
     except ConfigurationError as error:
@@ -77,24 +79,6 @@ def main(argv: list[str]) -> int:
         logging.getLogger("adapter.runtime").error("Runtime API failure, exiting: %s", error)
         return 1
     return 0
-
-
-def _configure_output() -> None:
-    """Lines reach the log stream as they are written, and log records have somewhere to go, as under the
-    managed runtime (which makes stdout unbuffered and puts its handler on the root logger)."""
-    for stream in (sys.stdout, sys.stderr):
-        getattr(stream, "reconfigure", _ignore)(line_buffering=True)
-    root = logging.getLogger()
-    if not root.handlers:
-        handler = logging.StreamHandler(sys.stdout)
-        handler.setFormatter(logging.Formatter("[%(levelname)s]\t%(asctime)s\t%(name)s\t%(message)s"))
-        root.addHandler(handler)
-        level = os.environ.get("AWS_LAMBDA_LOG_LEVEL", "").upper()
-        root.setLevel(level if level in logging.getLevelNamesMapping() else logging.INFO)
-
-
-def _ignore(**options: Any) -> None:
-    pass
 
 
 def _flag(environ: os._Environ[str], name: str, *, default: bool) -> bool:

@@ -297,6 +297,7 @@ def test_a_runtime_api_that_goes_away_ends_the_process_with_status_1(
     monkeypatch.setenv("ADAPTER_RUNTIME_DEADLINE_MARGIN_MS", "250")
     monkeypatch.setattr(logging.getLogger(), "handlers", [])
     monkeypatch.setattr(logging.getLogger(), "level", logging.getLogger().level)
+    monkeypatch.setattr(logging.getLogger("adapter.runtime"), "level", logging.getLogger("adapter.runtime").level)
     api.shutdown_all()
 
     assert main([]) == 1
