@@ -219,8 +219,10 @@ class GatewayRequestHandler(BaseHTTPRequestHandler):
                 elif isinstance(part, Finished):
                     self._write_body(b"0\r\n\r\n")
                 else:
-                    # Once the status has gone out, a Function URL ends a failed stream by closing the connection:
-                    # the chunked body never gets its last chunk, so the client sees it cut short, not complete.
+                    # The runtime ended the stream with its error trailers (or the function stopped): the status has
+                    # gone out, so the Function URL can only end the response by closing the connection, without the
+                    # last chunk, and the client sees an incomplete body, not a complete one (RFC 9112 8).
+                    # https://docs.aws.amazon.com/lambda/latest/dg/runtimes-custom.html#runtimes-custom-response-streaming
                     logger.error(
                         "The response stream ended with an error; closing the connection without ending its body [%s]",
                         request_id,
