@@ -204,12 +204,7 @@ class LinkStore:
                         transaction.save(record, condition=Record.key.does_not_exist() | (Record.expires_at < now))
                     return Created(link, replayed=False)
                 except TransactWriteError as error:
-                    if error.cause_response_code != "TransactionCanceledException":
-                        raise
-                    reasons = [reason.code if reason else None for reason in error.cancellation_reasons]
-                    if not set(reasons) <= {None, "ConditionalCheckFailed", "TransactionConflict"}:
-                        raise
-                    link_reason, record_reason = reasons
+                    link_reason, record_reason = _cancellation_reasons(error)
                 if record_reason == "ConditionalCheckFailed":
                     replayed = self._replay(key, fingerprint, now)
                     if replayed is not None:
@@ -322,12 +317,7 @@ class LinkStore:
                         transaction.save(record, condition=Record.key.does_not_exist())
                     return True
                 except TransactWriteError as error:
-                    if error.cause_response_code != "TransactionCanceledException":
-                        raise
-                    reasons = [reason.code if reason else None for reason in error.cancellation_reasons]
-                    if not set(reasons) <= {None, "ConditionalCheckFailed", "TransactionConflict"}:
-                        raise
-                    link_reason, record_reason = reasons
+                    link_reason, record_reason = _cancellation_reasons(error)
             if record_reason == "ConditionalCheckFailed":
                 return False
             if link_reason == "ConditionalCheckFailed":
@@ -420,3 +410,16 @@ def _codes(code: str | None) -> Iterator[str]:
 
 def _fingerprint(url: str, code: str | None) -> str:
     return hashlib.sha256(json.dumps({"url": url, "code": code}, sort_keys=True).encode()).hexdigest()
+
+
+def _cancellation_reasons(error: TransactWriteError) -> list[str | None]:
+    """Why DynamoDB cancelled a two-item transaction, one reason per item (None: that item was fine), when every
+    reason is one the caller settles (a condition failed, or a concurrent transaction on the same item); else the
+    error, raised again. https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_TransactWriteItems.html
+    """
+    if error.cause_response_code != "TransactionCanceledException":
+        raise error
+    reasons = [reason.code if reason else None for reason in error.cancellation_reasons]
+    if not set(reasons) <= {None, "ConditionalCheckFailed", "TransactionConflict"}:
+        raise error
+    return reasons
