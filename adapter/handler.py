@@ -124,9 +124,10 @@ class LambdaAdapter:
         if triggers:
             kind = triggers.kind_of(event)
             if kind is not None:
-                loop = self.loop
-                state = self._state(loop)
-                return loop.run_until_complete(triggers.dispatch(kind, event, context, {} if state is None else state))
+                state = self._state()
+                return self.loop.run_until_complete(
+                    triggers.dispatch(kind, event, context, {} if state is None else state)
+                )
         source, scope, body = self.http_request(event, context)
         request_id = getattr(context, "aws_request_id", "-")
         response = self.loop.run_until_complete(run_http(self.app, scope, body, request_id))
@@ -154,7 +155,7 @@ class LambdaAdapter:
                 # bytes of body: without it, Flask and Django behind a2wsgi would see an empty body.
                 headers.append((b"content-length", str(len(body)).encode("ascii")))
 
-        state = self._state(self.loop)
+        state = self._state()
         if state is not None:
             scope["state"] = state
         return source, scope, body
@@ -175,13 +176,13 @@ class LambdaAdapter:
             result = source.to_response(internal_error(b"Response too large for AWS Lambda"), event, self.config)
         return result
 
-    def _state(self, loop: asyncio.AbstractEventLoop) -> dict[str, Any] | None:
+    def _state(self) -> dict[str, Any] | None:
         """The lifespan state for one invocation, HTTP or not, after starting the lifespan if it is not yet."""
         lifespan = self._lifespan
         if not lifespan.supported:
             return None
         if not lifespan.started:
-            loop.run_until_complete(lifespan.startup())
+            self.loop.run_until_complete(lifespan.startup())
         # A shallow copy per invocation, as uvicorn gives each request: they share what startup put there.
         return lifespan.state.copy() if lifespan.started else None
 
