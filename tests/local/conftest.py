@@ -4,8 +4,12 @@ tests/local/handlers.py; the environment variables the runtime sets are undone a
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -14,6 +18,8 @@ import pytest
 from adapter.local.events import Gateway
 from adapter.local.gateway import GatewayServer, running
 from adapter.local.runtime import FunctionConfig, FunctionRuntime
+from sample_app.settings import Settings
+from scripts.dynamodb_local import free_port
 
 Serve = Callable[..., AbstractContextManager[httpx.Client]]
 
@@ -46,3 +52,33 @@ def serving(
 @pytest.fixture
 def serve() -> Serve:
     return serving
+
+
+@contextmanager
+def serving_template(settings: Settings, prefix: str, *options: str) -> Iterator[str]:
+    """`python -m adapter serve --template template.yaml` in a process of its own, on its own table; yields the
+    base URL (ending in `prefix`) once `/health` answers."""
+    root = Path(__file__).resolve().parents[2]
+    port = free_port()
+    environ = {**os.environ, "LINKS_TABLE": settings.links_table}
+    environ["DYNAMODB_ENDPOINT_URL"] = settings.dynamodb_endpoint_url or ""
+    command = [sys.executable, "-m", "adapter", "serve", "--template", "template.yaml", *options, "--port", str(port)]
+    with subprocess.Popen(command, cwd=root, env=environ, stderr=subprocess.PIPE, text=True) as server:
+        url = f"http://127.0.0.1:{port}{prefix}"
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    if httpx.get(url + "health", timeout=2).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                if server.poll() is not None or time.monotonic() > deadline:  # pragma: no cover - a failure
+                    raise RuntimeError("serve did not start")
+                time.sleep(0.1)
+            yield url
+        finally:
+            server.terminate()
+            server.wait(10)
+            assert server.stderr is not None
+            server.stderr.close()

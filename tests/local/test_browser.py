@@ -3,20 +3,15 @@ link followed and its click counted. Debian's chromium and chromium-driver (scri
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from sample_app.settings import Settings
-from scripts.dynamodb_local import free_port
+from tests.local.conftest import serving_template
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = shutil.which("chromium")
@@ -31,29 +26,8 @@ pytestmark = pytest.mark.skipif(
 @pytest.fixture
 def served_sample_app(links_settings: Settings) -> Iterator[str]:
     """The sample app from template.yaml behind `serve` (REST API, stage live), on its own table."""
-    port = free_port()
-    environ = {**os.environ, "LINKS_TABLE": links_settings.links_table}
-    environ["DYNAMODB_ENDPOINT_URL"] = links_settings.dynamodb_endpoint_url or ""
-    command = [sys.executable, "-m", "adapter", "serve", "--template", "template.yaml", "--port", str(port)]
-    with subprocess.Popen(command, cwd=ROOT, env=environ, stderr=subprocess.PIPE, text=True) as server:
-        url = f"http://127.0.0.1:{port}/live/"
-        try:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    if httpx.get(url + "health", timeout=2).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("serve did not start")
-                time.sleep(0.1)
-            yield url
-        finally:
-            server.terminate()
-            server.wait(10)
-            assert server.stderr is not None
-            server.stderr.close()
+    with serving_template(links_settings, "/live/") as url:
+        yield url
 
 
 def test_create_follow_and_count_a_link_in_a_browser(served_sample_app: str) -> None:

@@ -5,12 +5,9 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import signal
 import socket
 import struct
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -27,7 +24,7 @@ from sample_app.models import bind
 from sample_app.settings import Settings
 from scripts.dynamodb_local import free_port
 from tests.local import handlers
-from tests.local.conftest import Serve
+from tests.local.conftest import Serve, serving_template
 from tests.local.handlers import BINARY_CHUNKS, PNG
 from tests.local.test_cli import kill_self_when_answering
 from tests.local.test_serve import raw_exchange
@@ -325,30 +322,8 @@ def test_the_templates_streaming_function_url() -> None:
 @pytest.fixture
 def streaming_sample_app(links_settings: Settings) -> Iterator[str]:
     """The sample app's streaming function from template.yaml behind `serve`, on its own table."""
-    port = free_port()
-    environ = {**os.environ, "LINKS_TABLE": links_settings.links_table}
-    environ["DYNAMODB_ENDPOINT_URL"] = links_settings.dynamodb_endpoint_url or ""
-    command = [sys.executable, "-m", "adapter", "serve", "--template", "template.yaml"]
-    command += ["--function", "LinksStreamFunction", "--port", str(port)]
-    with subprocess.Popen(command, cwd=ROOT, env=environ, stderr=subprocess.PIPE, text=True) as server:
-        url = f"http://127.0.0.1:{port}/"
-        try:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    if httpx.get(url + "health", timeout=2).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if server.poll() is not None or time.monotonic() > deadline:  # pragma: no cover - a failure
-                    raise RuntimeError("serve did not start")
-                time.sleep(0.1)
-            yield url
-        finally:
-            server.terminate()
-            server.wait(10)
-            assert server.stderr is not None
-            server.stderr.close()
+    with serving_template(links_settings, "/", "--function", "LinksStreamFunction") as url:
+        yield url
 
 
 def test_the_sample_apps_click_feed_streams_through_serve(streaming_sample_app: str, links_settings: Settings) -> None:
