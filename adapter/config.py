@@ -18,7 +18,8 @@ class Config(NamedTuple):
     # Normalised to "" or "/segment[/segment...]" without a trailing slash.
     api_gateway_base_path: str = ""
     text_mime_types: frozenset[str] = frozenset()
-    exclude_headers: frozenset[bytes] = frozenset()
+    # Lower-cased names.
+    exclude_headers: frozenset[str] = frozenset()
 
 
 def build_config(
@@ -34,9 +35,7 @@ def build_config(
         lifespan=lifespan,
         api_gateway_base_path=_base_path(api_gateway_base_path),
         text_mime_types=frozenset(_mime_type(value) for value in _strings("text_mime_types", text_mime_types)),
-        exclude_headers=frozenset(
-            _header_name(value).encode("latin-1") for value in _strings("exclude_headers", exclude_headers)
-        ),
+        exclude_headers=frozenset(_header_name(value) for value in _strings("exclude_headers", exclude_headers)),
     )
 
 

@@ -7,6 +7,7 @@ AdapterError
 │   ├── UnsupportedEvent an event of no shape the adapter knows
 │   └── MalformedEvent   an event of a known shape with a missing or invalid field
 │       └── InvalidPayload   a direct invocation's payload that its handler's parser refused
+├── InvalidResponse      a response the application sent that cannot be returned to Lambda
 ├── BatchFailed          records of a non-HTTP event failed, and the whole invocation fails for them
 └── LifespanError        the application's lifespan startup or shutdown failed
 ```
@@ -40,6 +41,11 @@ class InvalidPayload(MalformedEvent):
 
     Lambda reports it with the error type `InvalidPayload`, which a Step Functions `Catch` can match.
     """
+
+
+class InvalidResponse(AdapterError, TypeError):
+    """The application's response breaks the ASGI protocol in a way that only shows when it is shaped for Lambda
+    (header names or values that are not byte strings). The client gets a 500."""
 
 
 class BatchFailed(AdapterError):

@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from adapter.config import Config, build_config
-from adapter.exceptions import ConfigurationError, EventError, MalformedEvent
+from adapter.exceptions import ConfigurationError, EventError, InvalidResponse, MalformedEvent
 from adapter.http import internal_error, run_http
 from adapter.lifespan import Lifespan
 from adapter.sources import DEFAULT_SOURCES, EventSource, Response, detect
@@ -105,6 +105,7 @@ class LambdaAdapter:
         loop = self._loop
         if loop is None or loop.is_closed():
             return
+        self._loop = None
         atexit.unregister(self.close)
         try:
             loop.run_until_complete(asyncio.wait_for(self._lifespan.shutdown(), timeout))
@@ -130,7 +131,7 @@ class LambdaAdapter:
                 )
         source, scope, body = self.http_request(event, context)
         request_id = getattr(context, "aws_request_id", "-")
-        response = self.loop.run_until_complete(run_http(self.app, scope, body, request_id))
+        response = (self._loop or self.loop).run_until_complete(run_http(self.app, scope, body, request_id))
         return self.http_result(source, response, event, request_id)
 
     def http_request(self, event: LambdaEvent, context: LambdaContext | None) -> tuple[type[EventSource], Scope, bytes]:
@@ -155,9 +156,14 @@ class LambdaAdapter:
                 # bytes of body: without it, Flask and Django behind a2wsgi would see an empty body.
                 headers.append((b"content-length", str(len(body)).encode("ascii")))
 
-        state = self._state()
-        if state is not None:
-            scope["state"] = state
+        lifespan = self._lifespan
+        if lifespan.started:
+            # A shallow copy per invocation, as uvicorn gives each request: they share what startup put there.
+            scope["state"] = lifespan.state.copy()
+        elif lifespan.supported:
+            state = self._state()
+            if state is not None:
+                scope["state"] = state
         return source, scope, body
 
     def http_result(
@@ -165,7 +171,11 @@ class LambdaAdapter:
     ) -> LambdaResponse:
         """The application's whole response in the shape `source` returns it, or a 500 when it is over Lambda's
         limit for a synchronous response."""
-        result = source.to_response(response, event, self.config)
+        try:
+            result = source.to_response(response, event, self.config)
+        except InvalidResponse as exc:
+            logger.error("%s; answering 500 [%s]", exc, request_id)
+            return source.to_response(internal_error(), event, self.config)
         if len(response.body) > _SMALL_BODY_BYTES and _payload_size(result) > MAX_RESPONSE_BYTES:
             logger.error(
                 "Response of %d bytes is over Lambda's %d byte limit for a synchronous invocation; answering 500 [%s]",

@@ -22,26 +22,28 @@ def internal_error(body: bytes = b"Internal Server Error") -> Response:
     return Response(500, [*_PLAIN_TEXT, (b"content-length", str(len(body)).encode("ascii"))], body)
 
 
-class HTTPCycle:
-    """The state of one request/response exchange: what was received, what the application sent."""
+class HTTPCycle(Response):
+    """The state of one request/response exchange: what was received, what the application sent. Once the
+    exchange is over, the cycle is the `Response` (no copy is made of it)."""
 
-    __slots__ = ("body", "chunks", "complete", "disconnect", "headers", "request_sent", "started", "status")
+    __slots__ = ("chunks", "complete", "disconnect", "request_body", "request_sent", "started")
 
     def __init__(self, body: bytes) -> None:
-        self.body = body
+        self.request_body = body
         self.request_sent = False
         self.started = False
         self.complete = False
         self.status = 500
         # Kept as the application sent them: an iterable of [name, value] byte pairs (ASGI allows lists).
         self.headers: Iterable[tuple[bytes, bytes]] = []
+        self.body = b""
         self.chunks: list[bytes] = []
         self.disconnect: asyncio.Future[None] | None = None
 
     async def receive(self) -> Message:
         if not self.request_sent:
             self.request_sent = True
-            return {"type": "http.request", "body": self.body, "more_body": False}
+            return {"type": "http.request", "body": self.request_body, "more_body": False}
         # The whole body has been delivered. Report a disconnect only once the response is complete, as a
         # server would: Starlette's StreamingResponse listens for it and would otherwise stop streaming early.
         if not self.complete:
@@ -71,9 +73,6 @@ class HTTPCycle:
                     self.disconnect.set_result(None)
         else:
             raise RuntimeError(f"ASGI application sent an unexpected message type {message_type!r}")
-
-    def response(self) -> Response:
-        return Response(self.status, self.headers, b"".join(self.chunks))
 
 
 class ResponseSink(Protocol):
@@ -144,4 +143,5 @@ async def run_http(app: ASGIApp, scope: Scope, body: bytes, request_id: str) -> 
             logger.error(
                 "ASGI application returned before completing its response; returning what was sent [%s]", request_id
             )
-    return cycle.response()
+    cycle.body = b"".join(cycle.chunks)
+    return cycle

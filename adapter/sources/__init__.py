@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from adapter.exceptions import UnsupportedEvent
-from adapter.sources._base import EventSource, PreparedResponse, Response, prepare_response
+from adapter.sources._base import EventSource, Response, response_parts
 from adapter.sources.alb import ALB
 from adapter.sources.api_gateway import APIGatewayV1
 from adapter.sources.http_api import HTTPAPIV2
@@ -24,11 +24,21 @@ def detect(event: object, sources: tuple[type[EventSource], ...] = DEFAULT_SOURC
     if not isinstance(event, dict):
         raise UnsupportedEvent(f"a Lambda event must be a JSON object, not {type(event).__name__}")
     request_context = event.get("requestContext")
-    if isinstance(request_context, dict) and "connectionId" in request_context:
-        # WebSocket API events can also carry httpMethod/path (console tests do); they are not HTTP requests.
-        raise UnsupportedEvent(
-            f"API Gateway WebSocket events ({request_context.get('eventType') or 'MESSAGE'}) are not supported"
-        )
+    if isinstance(request_context, dict):
+        if "connectionId" in request_context:
+            # WebSocket API events can also carry httpMethod/path (console tests do); they are not HTTP requests.
+            raise UnsupportedEvent(
+                f"API Gateway WebSocket events ({request_context.get('eventType') or 'MESSAGE'}) are not supported"
+            )
+        if sources is DEFAULT_SOURCES:
+            # What the default sources' `matches` decide for an event with a requestContext, without calling them
+            # one by one on every invocation.
+            if event.get("version") == "2.0":
+                return HTTPAPIV2
+            if "elb" in request_context:
+                return ALB
+            if "httpMethod" in event:
+                return APIGatewayV1
     for source in sources:
         if source.matches(event):
             return source
@@ -43,8 +53,7 @@ __all__ = [
     "APIGatewayV1",
     "EventSource",
     "LambdaEdge",
-    "PreparedResponse",
     "Response",
     "detect",
-    "prepare_response",
+    "response_parts",
 ]

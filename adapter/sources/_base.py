@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import binascii
 from collections.abc import Iterable
 from typing import Any, ClassVar
 
 from adapter.config import Config
-from adapter.sources._encoding import decode_path, encode_body, is_text
+from adapter.exceptions import InvalidResponse
+from adapter.sources._encoding import _MIME_TYPES, decode_path, is_text
 from adapter.types import Headers, LambdaContext, LambdaEvent, LambdaResponse, Scope
 
 
@@ -19,19 +21,6 @@ class Response:
         self.status = status
         self.headers = headers
         self.body = body
-
-
-class PreparedResponse:
-    """A response reduced to what every Lambda response shape needs."""
-
-    __slots__ = ("body", "headers", "is_base64", "status")
-
-    def __init__(self, status: int, headers: dict[str, list[str]], body: str, is_base64: bool) -> None:
-        self.status = status
-        # Header names (lower-cased) to their values, in the order the application sent them.
-        self.headers = headers
-        self.body = body
-        self.is_base64 = is_base64
 
 
 class EventSource:
@@ -52,26 +41,88 @@ class EventSource:
         raise NotImplementedError
 
 
-def prepare_response(response: Response, config: Config) -> PreparedResponse:
-    headers: dict[str, list[str]] = {}
-    content_type = content_encoding = None
-    exclude = config.exclude_headers
-    for name, value in response.headers:
-        lowered = name.lower()
-        if lowered == b"content-type":
-            content_type = value
-        elif lowered == b"content-encoding":
-            content_encoding = value
-        if lowered in exclude:
-            continue
-        key = lowered.decode("latin-1")
-        text_value = value.decode("latin-1")
-        if key in headers:
-            headers[key].append(text_value)
-        else:
-            headers[key] = [text_value]
-    body, is_base64 = encode_body(response.body, is_text(content_type, content_encoding, config))
-    return PreparedResponse(response.status, headers, body, is_base64)
+# The (string) header names of the responses, by the bytes the application sends: a few constants such as
+# b"content-type", so a lookup replaces decoding and lower-casing them on every response (bounded).
+_NAMES: dict[bytes, str] = {}
+_NAMES_MAX = 256
+
+
+def _name(name: bytes) -> str:
+    key = name.decode("latin-1").lower()
+    if len(_NAMES) < _NAMES_MAX:
+        _NAMES[name] = key
+    return key
+
+
+def _byte_pairs(headers: Iterable[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    pairs = []
+    for pair in headers:
+        try:
+            name, value = pair
+        except (TypeError, ValueError):
+            raise InvalidResponse(f"ASGI response headers must be [name, value] pairs; got {pair!r}") from None
+        if not isinstance(name, bytes | bytearray | memoryview) or not isinstance(
+            value, bytes | bytearray | memoryview
+        ):
+            raise InvalidResponse(
+                f"ASGI response header names and values must be byte strings; got {type(name).__name__} "
+                f"{name!r}: {type(value).__name__}"
+            )
+        pairs.append((bytes(name), bytes(value)))
+    return pairs
+
+
+def response_parts(response: Response, config: Config) -> tuple[dict[str, str], dict[str, list[str]], str, bool]:
+    """What every Lambda response shape is made of: `single` maps the (lower-cased) names the application sent
+    once to their value, `multi` those it sent more than once to all their values in order; then the body as
+    text or base64, and whether it is base64.
+
+    Names sent once are nearly all of them, and every shape has a plain `{name: value}` form for those; this is
+    one pass over the headers, run for every response.
+    """
+    single: dict[str, str] = {}
+    multi: dict[str, list[str]] = {}
+    names = _NAMES.get
+    try:
+        for name, value in response.headers:
+            key = names(name) or _name(name)
+            if key in single:
+                if key in multi:
+                    multi[key].append(value.decode("latin-1"))
+                else:
+                    multi[key] = [single[key], value.decode("latin-1")]
+            else:
+                single[key] = value.decode("latin-1")
+    except (TypeError, AttributeError, ValueError):
+        # ASGI header names and values are byte strings; a bytes-like one (bytearray, memoryview) is read as
+        # its bytes, and anything else raises InvalidResponse.
+        return response_parts(Response(response.status, _byte_pairs(response.headers), response.body), config)
+    content_type = single.get("content-type")
+    content_encoding = single.get("content-encoding")
+    if multi:
+        for key in multi:
+            del single[key]
+        if "content-type" in multi:
+            content_type = multi["content-type"][0]
+        if "content-encoding" in multi:
+            content_encoding = multi["content-encoding"][0]
+    if config.exclude_headers:
+        for key in config.exclude_headers:
+            single.pop(key, None)
+            multi.pop(key, None)
+    body = response.body
+    if not body:
+        return single, multi, "", False
+    if content_encoding is None and content_type is not None and (known := _MIME_TYPES.get(content_type)):
+        text = known[1] or known[0] in config.text_mime_types  # is_text() for a content type seen before
+    else:
+        text = is_text(content_type, content_encoding, config)
+    if text:
+        try:
+            return single, multi, body.decode("utf-8"), False
+        except UnicodeDecodeError:
+            pass  # text that is not UTF-8 travels as base64
+    return single, multi, binascii.b2a_base64(body, newline=False).decode("ascii"), True
 
 
 def base_scope(

@@ -56,6 +56,14 @@ def raw_path(path: str) -> bytes:
     return quote(path, safe=_PATH_SAFE).encode("ascii")
 
 
+def split_path(path: str) -> tuple[bytes, str]:
+    """The scope's `raw_path` and `path` for a path as the event carries it."""
+    if _PATH_NEEDS_QUOTING(path) is None:
+        return path.encode("ascii"), unquote(path) if "%" in path else path
+    raw = quote(path, safe=_PATH_SAFE).encode("ascii")
+    return raw, decode_path(raw)
+
+
 def raw_query(query: str) -> bytes:
     if _QUERY_NEEDS_QUOTING(query) is None:
         return query.encode("ascii")
@@ -181,6 +189,8 @@ def server_and_scheme_from(
     host = lookup.get(b"host")
     port = lookup.get(b"x-forwarded-port")
     proto = lookup.get(proto_header)
+    if port == b"443" and (proto is None or proto == b"https") and host and b":" not in host:
+        return (host.decode("latin-1"), 443), "https"  # nearly every request
     return server_and_scheme(
         host.decode("latin-1") if host else None,
         port.decode("latin-1") if port else None,
@@ -188,40 +198,26 @@ def server_and_scheme_from(
     )
 
 
-_TEXT_TYPES: dict[tuple[bytes, frozenset[str]], bool] = {}
-_TEXT_TYPES_MAX = 256
+# An application sends the same few content types again and again: for each, its mime type and whether that is
+# text without any `text_mime_types` (bounded).
+_MIME_TYPES: dict[str, tuple[str, bool]] = {}
+_MIME_TYPES_MAX = 256
 
 
-def is_text(content_type: bytes | None, content_encoding: bytes | None, config: Config) -> bool:
+def is_text(content_type: str | None, content_encoding: str | None, config: Config) -> bool:
     """Whether a response body can travel as text in the Lambda response rather than base64."""
     # A compressed body is binary whatever its type (API Gateway would otherwise mangle the bytes).
-    if content_encoding is not None and content_encoding.strip().lower() not in (b"", b"identity"):
+    if content_encoding is not None and content_encoding.strip().lower() not in ("", "identity"):
         return False
     if content_type is None:
         return False
-    # An application sends the same few content types again and again: the answer for each is kept (bounded).
-    key = (bytes(content_type), config.text_mime_types)  # bytes() too: ASGI allows any bytes-like value
-    text = _TEXT_TYPES.get(key)
-    if text is None:
-        mime_type = content_type.split(b";", 1)[0].strip().lower().decode("latin-1")
-        text = (
-            mime_type.startswith("text/")
-            or mime_type in TEXT_MIME_TYPES
-            or mime_type.endswith(("+json", "+xml"))
-            or mime_type in config.text_mime_types
+    known = _MIME_TYPES.get(content_type)
+    if known is None:
+        mime_type = content_type.split(";", 1)[0].strip().lower()
+        known = (
+            mime_type,
+            mime_type.startswith("text/") or mime_type in TEXT_MIME_TYPES or mime_type.endswith(("+json", "+xml")),
         )
-        if len(_TEXT_TYPES) < _TEXT_TYPES_MAX:
-            _TEXT_TYPES[key] = text
-    return text
-
-
-def encode_body(body: bytes, text: bool) -> tuple[str, bool]:
-    """The body for the Lambda response and whether it is base64; text that is not UTF-8 falls back to base64."""
-    if not body:
-        return "", False
-    if text:
-        try:
-            return body.decode("utf-8"), False
-        except UnicodeDecodeError:
-            pass
-    return binascii.b2a_base64(body, newline=False).decode("ascii"), True
+        if len(_MIME_TYPES) < _MIME_TYPES_MAX:
+            _MIME_TYPES[content_type] = known
+    return known[1] or known[0] in config.text_mime_types

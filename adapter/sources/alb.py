@@ -12,7 +12,7 @@ from typing import Any
 
 from adapter.config import Config
 from adapter.exceptions import MalformedEvent
-from adapter.sources._base import EventSource, Response, base_scope, prepare_response
+from adapter.sources._base import EventSource, Response, base_scope, response_parts
 from adapter.sources._encoding import (
     decode_body,
     headers_from_multi,
@@ -78,17 +78,19 @@ class ALB(EventSource):
 
     @classmethod
     def to_response(cls, response: Response, event: LambdaEvent, config: Config) -> LambdaResponse:
-        prepared = prepare_response(response, config)
+        headers, repeated, body, is_base64 = response_parts(response, config)
         result: LambdaResponse = {
-            "statusCode": prepared.status,
-            "statusDescription": _status_description(prepared.status),
-            "body": prepared.body,
-            "isBase64Encoded": prepared.is_base64,
+            "statusCode": response.status,
+            "statusDescription": _status_description(response.status),
+            "body": body,
+            "isBase64Encoded": is_base64,
         }
         if "multiValueHeaders" in event:
-            result["multiValueHeaders"] = prepared.headers
+            multi_headers = {name: [value] for name, value in headers.items()}
+            multi_headers.update(repeated)
+            result["multiValueHeaders"] = multi_headers
         else:
-            result["headers"] = _case_mutated(prepared.headers)
+            result["headers"] = _case_mutated(headers, repeated)
         return result
 
 
@@ -109,15 +111,12 @@ def _status_description(status: int) -> str:
         return str(status)
 
 
-def _case_mutated(headers: dict[str, list[str]]) -> dict[str, str]:
+def _case_mutated(headers: dict[str, str], repeated: dict[str, list[str]]) -> dict[str, str]:
     # In single-value mode a header name can appear once, so several Set-Cookie would collapse into one. Header
     # names are case-insensitive and the load balancer forwards differently-cased keys as separate headers,
     # so each extra value gets its own casing of the name (the same answer as Mangum's and serverless-wsgi's).
-    result: dict[str, str] = {}
-    for name, values in headers.items():
-        if len(values) == 1:
-            result[name] = values[0]
-            continue
+    result = dict(headers)
+    for name, values in repeated.items():
         casings = list(islice(_casings(name), len(values)))
         if len(casings) < len(values):
             # A name with too few letters to spell every value: the rest travel comma-joined in the last one.

@@ -12,16 +12,17 @@ from urllib.parse import urlencode
 
 from adapter.config import Config
 from adapter.exceptions import MalformedEvent
-from adapter.sources._base import EventSource, Response, base_scope, prepare_response
+from adapter.sources._base import EventSource, Response, response_parts
 from adapter.sources._encoding import (
+    _PATH_NEEDS_QUOTING,
     decode_body,
     headers_from_multi,
     headers_from_single,
     http_api_root_path,
     join_cookie_headers,
-    raw_path,
     root_path_for,
     server_and_scheme_from,
+    split_path,
 )
 from adapter.types import LambdaContext, LambdaEvent, LambdaResponse, Scope
 
@@ -64,60 +65,103 @@ class APIGatewayV1(EventSource):
         multi_headers = event.get("multiValueHeaders")
         if multi_headers:
             headers = headers_from_multi(multi_headers)
-            if len(multi_headers.get("cookie") or multi_headers.get("Cookie") or ()) > 1:
+            if (
+                len(headers) > len(multi_headers)
+                and len(multi_headers.get("cookie") or multi_headers.get("Cookie") or ()) > 1
+            ):
                 headers = join_cookie_headers(headers)
         else:
             headers = headers_from_single(event.get("headers") or {})
-        server, scheme = server_and_scheme_from(dict(headers))
-        host = server[0] if server else None
+        # Nearly every request names its host and came over HTTPS on port 443, which API Gateway's own
+        # forwarding headers say under these names; anything else is looked for under any casing.
+        if multi_headers:
+            hosts = multi_headers.get("Host")
+            host = (
+                hosts[-1]
+                if hosts.__class__ is list
+                and hosts
+                and multi_headers.get("X-Forwarded-Port") == ["443"]
+                and multi_headers.get("X-Forwarded-Proto") == ["https"]
+                else None
+            )
+        else:
+            single_headers = event.get("headers") or {}
+            host = (
+                single_headers.get("Host")
+                if single_headers.get("X-Forwarded-Port") == "443"
+                and single_headers.get("X-Forwarded-Proto") == "https"
+                else None
+            )
+        server: tuple[str, int] | None
+        if host.__class__ is str and host and ":" not in host:
+            server, scheme = (host, 443), "https"
+        else:
+            server, scheme = server_and_scheme_from(dict(headers))
+            host = server[0] if server else None
 
         stage = request_context.get("stage")
-        raw = raw_path(path)
+        if _PATH_NEEDS_QUOTING(path) is None and "%" not in path:
+            raw, decoded = path.encode("ascii"), path
+        else:
+            raw, decoded = split_path(path)
         if event.get("version") == "1.0":
             # HTTP API (payload 1.0): `path` already carries a named stage, like rawPath in payload 2.0.
             root_path = http_api_root_path(raw, stage, config.api_gateway_base_path)
-        elif stage and _is_execute_api_host(host, request_context):
+        elif stage and ((host is not None and ".execute-api." in host) or _is_execute_api_host(host, request_context)):
             # REST API on its execute-api host: `path` leaves out the stage that the client's URL starts with.
             root_path = f"/{stage}"
-            raw = raw_path(root_path) + raw
+            if _PATH_NEEDS_QUOTING(root_path) is None and "%" not in root_path:
+                raw = root_path.encode("ascii") + raw
+                decoded = root_path + decoded
+            else:
+                prefix_raw, prefix = split_path(root_path)
+                raw = prefix_raw + raw
+                decoded = prefix + decoded
         else:
             # REST API on a custom domain: `path` includes the base path mapping, which is the public prefix.
             root_path = root_path_for(raw, config.api_gateway_base_path)
 
         identity = request_context.get("identity") or {}
-        scope = base_scope(
-            event=event,
-            context=context,
-            method=method.upper(),
-            raw=raw,
-            root_path=root_path,
-            query_string=_query_string(event),
-            headers=headers,
-            scheme=scheme,
-            server=server,
-            client_ip=identity.get("sourceIp"),
-            http_version=_http_version(request_context.get("protocol")),
-        )
-        return scope, decode_body(event.get("body"), event.get("isBase64Encoded"), cls.name)
+        source_ip = identity.get("sourceIp")
+        protocol = request_context.get("protocol")
+        body = event.get("body")
+        # Built here rather than by a shared helper: this runs on every invocation, and a call with a dozen
+        # arguments costs as much as the dictionary.
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0", "spec_version": "2.3"},
+            "http_version": "1.1" if protocol == "HTTP/1.1" else _http_version(protocol),
+            "method": method.upper(),
+            "scheme": scheme,
+            "path": decoded,
+            "raw_path": raw,
+            "root_path": root_path,
+            "query_string": (
+                _query_string(event)
+                if event.get("multiValueQueryStringParameters") or event.get("queryStringParameters")
+                else b""
+            ),
+            "headers": headers,
+            "server": server,
+            "client": (source_ip, 0) if source_ip else None,
+            "aws.event": event,
+            "aws.context": context,
+        }
+        if body is None or body == "":
+            return scope, b""
+        return scope, decode_body(body, event.get("isBase64Encoded"), cls.name)
 
     @classmethod
     def to_response(cls, response: Response, event: LambdaEvent, config: Config) -> LambdaResponse:
-        prepared = prepare_response(response, config)
         # Payload 1.0 merges `headers` and `multiValueHeaders`; repeated names (several Set-Cookie) must go in
         # the latter or all but one are lost.
-        single: dict[str, str] = {}
-        multi: dict[str, list[str]] = {}
-        for name, values in prepared.headers.items():
-            if len(values) == 1:
-                single[name] = values[0]
-            else:
-                multi[name] = values
+        headers, repeated, body, is_base64 = response_parts(response, config)
         return {
-            "statusCode": prepared.status,
-            "headers": single,
-            "multiValueHeaders": multi,
-            "body": prepared.body,
-            "isBase64Encoded": prepared.is_base64,
+            "statusCode": response.status,
+            "headers": headers,
+            "multiValueHeaders": repeated,
+            "body": body,
+            "isBase64Encoded": is_base64,
         }
 
 
@@ -127,10 +171,7 @@ def _query_string(event: LambdaEvent) -> bytes:
     multi = event.get("multiValueQueryStringParameters")
     if multi:
         return urlencode([(key, value) for key, values in multi.items() for value in values or ()]).encode("ascii")
-    single = event.get("queryStringParameters")
-    if single:
-        return urlencode(single).encode("ascii")
-    return b""
+    return urlencode(event.get("queryStringParameters") or {}).encode("ascii")
 
 
 def _http_version(protocol: object) -> str:

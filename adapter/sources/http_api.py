@@ -10,14 +10,14 @@ from typing import Any
 
 from adapter.config import Config
 from adapter.exceptions import MalformedEvent
-from adapter.sources._base import EventSource, Response, base_scope, prepare_response
+from adapter.sources._base import EventSource, Response, response_parts
 from adapter.sources._encoding import (
     decode_body,
     headers_from_single,
     http_api_root_path,
-    raw_path,
     raw_query,
     server_and_scheme,
+    split_path,
 )
 from adapter.types import LambdaContext, LambdaEvent, LambdaResponse, Scope
 
@@ -57,40 +57,61 @@ class HTTPAPIV2(EventSource):
         )
 
         # HTTP API puts the stage in rawPath when it is not $default, and decodes escapes such as %20 in it
-        # (a literal space arrives), while a Function URL keeps rawPath as sent; raw_path() handles both.
-        raw = raw_path(path)
+        # (a literal space arrives), while a Function URL keeps rawPath as sent; split_path() handles both.
+        raw, decoded = split_path(path)
         stage = request_context.get("stage")
-        domain = request_context.get("domainName") or ""
-        # A Function URL has neither stages nor base path mappings.
-        root_path = "" if ".lambda-url." in domain else http_api_root_path(raw, stage, config.api_gateway_base_path)
+        if (stage == "$default" or not stage) and not config.api_gateway_base_path:
+            root_path = ""
+        elif ".lambda-url." in (request_context.get("domainName") or ""):
+            root_path = ""  # a Function URL has neither stages nor base path mappings
+        else:
+            root_path = http_api_root_path(raw, stage, config.api_gateway_base_path)
+        query = event.get("rawQueryString")
+        protocol = http.get("protocol")
+        source_ip = http.get("sourceIp")
+        body = event.get("body")
 
-        protocol = http.get("protocol") or "HTTP/1.1"
-        scope = base_scope(
-            event=event,
-            context=context,
-            method=method.upper(),
-            raw=raw,
-            root_path=root_path,
-            query_string=raw_query(event.get("rawQueryString") or ""),
-            headers=headers,
-            scheme=scheme,
-            server=server,
-            client_ip=http.get("sourceIp"),
-            http_version="2" if protocol == "HTTP/2.0" else protocol.removeprefix("HTTP/"),
-        )
-        return scope, decode_body(event.get("body"), event.get("isBase64Encoded"), cls.name)
+        # Built here rather than by a shared helper: this runs on every invocation, and a call with a dozen
+        # arguments costs as much as the dictionary.
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0", "spec_version": "2.3"},
+            "http_version": "1.1" if protocol == "HTTP/1.1" or not protocol else _http_version(protocol),
+            "method": method.upper(),
+            "scheme": scheme,
+            "path": decoded,
+            "raw_path": raw,
+            "root_path": root_path,
+            "query_string": raw_query(query) if query else b"",
+            "headers": headers,
+            "server": server,
+            "client": (source_ip, 0) if source_ip else None,
+            "aws.event": event,
+            "aws.context": context,
+        }
+        if body is None or body == "":
+            return scope, b""
+        return scope, decode_body(body, event.get("isBase64Encoded"), cls.name)
 
     @classmethod
     def to_response(cls, response: Response, event: LambdaEvent, config: Config) -> LambdaResponse:
-        prepared = prepare_response(response, config)
-        # Every Set-Cookie goes in `cookies`; other repeated headers are joined with commas (RFC 9110 5.3).
-        cookies = prepared.headers.pop("set-cookie", [])
+        headers, repeated, body, is_base64 = response_parts(response, config)
         result: LambdaResponse = {
-            "statusCode": prepared.status,
-            "headers": {name: ", ".join(values) for name, values in prepared.headers.items()},
-            "body": prepared.body,
-            "isBase64Encoded": prepared.is_base64,
+            "statusCode": response.status,
+            "headers": headers,
+            "body": body,
+            "isBase64Encoded": is_base64,
         }
-        if cookies:
-            result["cookies"] = cookies
+        # Every Set-Cookie goes in `cookies`; other repeated headers are joined with commas (RFC 9110 5.3).
+        if "set-cookie" in headers:
+            result["cookies"] = [headers.pop("set-cookie")]
+        if repeated:
+            if "set-cookie" in repeated:
+                result["cookies"] = repeated.pop("set-cookie")
+            for name, values in repeated.items():
+                headers[name] = ", ".join(values)
         return result
+
+
+def _http_version(protocol: str) -> str:
+    return "2" if protocol == "HTTP/2.0" else protocol.removeprefix("HTTP/")

@@ -10,7 +10,7 @@ from typing import Any
 
 from adapter.config import Config
 from adapter.exceptions import MalformedEvent, UnsupportedEvent
-from adapter.sources._base import EventSource, Response, base_scope, prepare_response
+from adapter.sources._base import EventSource, Response, base_scope, response_parts
 from adapter.sources._encoding import decode_body, headers_from_multi, raw_path, raw_query, server_and_scheme_from
 from adapter.types import LambdaContext, LambdaEvent, LambdaResponse, Scope
 
@@ -94,18 +94,20 @@ class LambdaEdge(EventSource):
 
     @classmethod
     def to_response(cls, response: Response, event: LambdaEvent, config: Config) -> LambdaResponse:
-        prepared = prepare_response(response, config)
+        single, repeated, body, is_base64 = response_parts(response, config)
+        all_values = {name: [value] for name, value in single.items()}
+        all_values.update(repeated)
         headers = {
             name: [{"key": name, "value": value} for value in values]
-            for name, values in prepared.headers.items()
+            for name, values in all_values.items()
             if name not in _DISALLOWED and not name.startswith(_DISALLOWED_PREFIXES)
         }
         return {
-            "status": str(prepared.status),
-            "statusDescription": _phrase(prepared.status),
+            "status": str(response.status),
+            "statusDescription": _phrase(response.status),
             "headers": headers,
-            "body": prepared.body,
-            "bodyEncoding": "base64" if prepared.is_base64 else "text",
+            "body": body,
+            "bodyEncoding": "base64" if is_base64 else "text",
         }
 
 

@@ -25,6 +25,55 @@ def test_stage_is_the_root_path_on_the_execute_api_host() -> None:
     assert scope["raw_path"] == b"/live/links/a%20b"
 
 
+def test_a_stage_name_that_needs_escaping_is_escaped_in_raw_path() -> None:
+    # API Gateway allows only letters, digits, "-" and "_" in stage names; hand-written events may hold anything.
+    scope = scope_of(make_rest_event(path="/links", stage="my stage"))
+    assert (scope["root_path"], scope["path"], scope["raw_path"]) == (
+        "/my stage",
+        "/my stage/links",
+        b"/my%20stage/links",
+    )
+
+
+@pytest.mark.parametrize("multi_value", [True, False])
+@pytest.mark.parametrize(
+    ("headers", "server", "scheme"),
+    [
+        (
+            {"Host": "h.example.com", "X-Forwarded-Port": "443", "X-Forwarded-Proto": "https"},
+            ("h.example.com", 443),
+            "https",
+        ),
+        (
+            {"host": "h.example.com", "x-forwarded-port": "443", "x-forwarded-proto": "https"},
+            ("h.example.com", 443),
+            "https",
+        ),
+        (
+            {"Host": "h.example.com", "X-Forwarded-Port": "8443", "X-Forwarded-Proto": "https"},
+            ("h.example.com", 8443),
+            "https",
+        ),
+        (
+            {"Host": "localhost:3000", "X-Forwarded-Port": "443", "X-Forwarded-Proto": "https"},
+            ("localhost", 443),
+            "https",
+        ),
+        ({"Host": "localhost:3000", "X-Forwarded-Proto": "http"}, ("localhost", 3000), "http"),
+        ({"Host": "h.example.com"}, ("h.example.com", 443), "https"),
+        ({"X-Forwarded-Port": "443", "X-Forwarded-Proto": "https"}, None, "https"),
+    ],
+)
+def test_server_and_scheme_under_any_casing(
+    headers: dict[str, str], server: tuple[str, int] | None, scheme: str, multi_value: bool
+) -> None:
+    event = make_rest_event(stage="")
+    event["headers"] = headers if not multi_value else {}
+    event["multiValueHeaders"] = {name: [value] for name, value in headers.items()} if multi_value else None
+    scope = scope_of(event)
+    assert (scope["server"], scope["scheme"]) == (server, scheme)
+
+
 def test_no_stage_prefix_on_a_custom_domain() -> None:
     scope = scope_of(make_rest_event(path="/links", host="api.example.com"))
     assert (scope["root_path"], scope["path"], scope["server"]) == ("", "/links", ("api.example.com", 443))

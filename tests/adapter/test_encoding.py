@@ -4,7 +4,7 @@ import pytest
 
 from adapter import MalformedEvent
 from adapter.config import build_config
-from adapter.sources import _encoding
+from adapter.sources import Response, _base, _encoding
 from adapter.sources._encoding import (
     decode_body,
     headers_from_multi,
@@ -117,10 +117,27 @@ def test_several_cookie_headers_become_one() -> None:
 
 
 def test_text_decision_cache_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_encoding, "_TEXT_TYPES", {})
-    monkeypatch.setattr(_encoding, "_TEXT_TYPES_MAX", 1)
+    monkeypatch.setattr(_encoding, "_MIME_TYPES", {})
+    monkeypatch.setattr(_encoding, "_MIME_TYPES_MAX", 1)
     config = build_config()
-    assert _encoding.is_text(bytearray(b"text/csv"), None, config)  # type: ignore[arg-type]  # ASGI allows bytes-like
-    assert not _encoding.is_text(b"image/png", None, config)
-    assert {(b"text/csv", frozenset()): True} == _encoding._TEXT_TYPES
-    assert _encoding.is_text(b"text/csv", b"identity", config)
+    assert _encoding.is_text("Text/CSV; charset=utf-8", None, config)
+    assert not _encoding.is_text("image/png", None, config)
+    assert _encoding._MIME_TYPES == {"Text/CSV; charset=utf-8": ("text/csv", True)}
+    assert _encoding.is_text("Text/CSV; charset=utf-8", "identity", config)
+    assert not _encoding.is_text("Text/CSV; charset=utf-8", "gzip", config)
+
+
+def test_text_decision_cache_is_shared_by_adapters_with_other_text_types() -> None:
+    # The cache holds what a content type is without `text_mime_types`; each adapter's own list is applied after.
+    custom = build_config(text_mime_types=["application/x-ndjson"])
+    assert not _encoding.is_text("application/x-ndjson", None, build_config())
+    assert _encoding.is_text("application/x-ndjson", None, custom)
+    assert not _encoding.is_text("application/x-ndjson", None, build_config())
+
+
+def test_response_header_name_cache_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_base, "_NAMES", {})
+    monkeypatch.setattr(_base, "_NAMES_MAX", 1)
+    response = Response(200, [(b"X-A", b"1"), (b"X-B", b"2"), (b"x-a", b"3")], b"")
+    assert _base.response_parts(response, build_config()) == ({"x-b": "2"}, {"x-a": ["1", "3"]}, "", False)
+    assert _base._NAMES == {b"X-A": "x-a"}

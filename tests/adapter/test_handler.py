@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from typing import Any
 
 import pytest
@@ -45,7 +46,7 @@ def test_options_are_normalised() -> None:
     )
     assert adapter.config.api_gateway_base_path == "/v1"
     assert adapter.config.text_mime_types == frozenset({"application/csv"})
-    assert adapter.config.exclude_headers == frozenset({b"x-a"})
+    assert adapter.config.exclude_headers == frozenset({"x-a"})
     assert LambdaAdapter(echo_app, api_gateway_base_path=None).config.api_gateway_base_path == ""
     assert LambdaAdapter(echo_app, api_gateway_base_path="/").config.api_gateway_base_path == ""
 
@@ -218,3 +219,49 @@ def test_a_body_always_comes_with_its_length_or_encoding(
     response = json.loads(make_adapter()(event, None)["body"])
     framing = [(name, value) for name, value in response["headers"] if name in ("content-length", "transfer-encoding")]
     assert framing == [(name.decode(), value.decode()) for name, value in expected]
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        [(bytearray(b"Content-Type"), memoryview(b"text/plain")), (b"x-a", bytearray(b"1"))],
+        ((b"content-type", b"text/plain"), [b"x-a", b"1"]),  # any iterable of pairs, lists as pairs
+    ],
+)
+def test_bytes_like_response_headers_are_read_as_bytes(
+    headers: list[tuple[bytes, bytes]], make_adapter: AdapterFactory
+) -> None:
+    result = make_adapter(responder(200, headers, b"hi"))(make_http_v2_event(), None)
+    assert result["headers"] == {"content-type": "text/plain", "x-a": "1"}
+    assert (result["body"], result["isBase64Encoded"]) == ("hi", False)
+
+
+@pytest.mark.parametrize(
+    ("headers", "message"),
+    [
+        ([("content-type", "text/plain")], "names and values must be byte strings; got str 'content-type': str"),
+        ([(b"x-a", 1)], "names and values must be byte strings; got bytes b'x-a': int"),
+        ([(b"x-a",)], r"must be \[name, value\] pairs; got \(b'x-a',\)"),
+        ([None], "must be \\[name, value\\] pairs; got None"),
+    ],
+)
+def test_response_headers_that_are_not_byte_pairs_give_a_500(
+    headers: list[tuple[bytes, bytes]], message: str, make_adapter: AdapterFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.ERROR, logger="adapter"):
+        result = make_adapter(responder(200, headers, b"hi"))(make_http_v2_event(), None)
+    assert result["statusCode"] == 500
+    assert result["body"] == "Internal Server Error"
+    [record] = caplog.records
+    assert re.search(message, record.getMessage()), record.getMessage()
+    assert record.getMessage().endswith("; answering 500 [-]")
+
+
+def test_a_repeated_content_type_decides_by_its_first_value(make_adapter: AdapterFactory) -> None:
+    headers = [(b"content-type", b"text/plain"), (b"Content-Type", b"image/png"), (b"set-cookie", b"a=1")]
+    result = make_adapter(responder(200, headers, b"hi"))(make_http_v2_event(), None)
+    assert (result["body"], result["isBase64Encoded"]) == ("hi", False)
+    assert result["headers"] == {"content-type": "text/plain, image/png"}
+    assert result["cookies"] == ["a=1"]
+    encoded = [(b"content-encoding", b"gzip"), (b"content-encoding", b"br"), (b"content-type", b"text/plain")]
+    assert make_adapter(responder(200, encoded, b"hi"))(make_http_v2_event(), None)["isBase64Encoded"]
