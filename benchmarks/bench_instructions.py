@@ -10,6 +10,7 @@ divided by N is what one invocation costs, start-up and warm-up excluded. Needs 
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import shutil
 import subprocess
@@ -56,7 +57,9 @@ def instructions(contender: str, kind: str, case: str, count: int) -> int:
         case,
         str(count),
     ]
-    output = subprocess.run(command, capture_output=True, text=True, check=True).stderr
+    # A fixed hash seed: with a random one, dictionary layouts, and so the counts, change from run to run.
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    output = subprocess.run(command, capture_output=True, text=True, check=True, env=env).stderr
     match = re.search(r"Collected : (\d+)", output)
     assert match, output
     return int(match.group(1))
@@ -64,7 +67,7 @@ def instructions(contender: str, kind: str, case: str, count: int) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--invocations", type=int, default=500, help="invocations counted per contender")
+    parser.add_argument("--invocations", type=int, default=1000, help="invocations counted per contender")
     args = parser.parse_args()
     if shutil.which("valgrind") is None:
         sys.exit("valgrind is not installed (Debian: apt-get install valgrind)")

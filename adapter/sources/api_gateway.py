@@ -36,6 +36,20 @@ def _is_execute_api_host(host: str | None, request_context: dict[str, Any]) -> b
     return isinstance(host, str) and ".execute-api." in host
 
 
+# A function sees the few stages of its API again and again: for each, the root_path, and the raw and decoded
+# prefix it puts before the path (bounded).
+_STAGE_PREFIXES: dict[str, tuple[str, bytes, str]] = {}
+_STAGE_PREFIXES_MAX = 64
+
+
+def _stage_prefix(stage: str) -> tuple[str, bytes, str]:
+    root_path = f"/{stage}"
+    prefix = (root_path, *split_path(root_path))
+    if len(_STAGE_PREFIXES) < _STAGE_PREFIXES_MAX:
+        _STAGE_PREFIXES[stage] = prefix
+    return prefix
+
+
 class APIGatewayV1(EventSource):
     """REST API proxy events, and HTTP API events with payload format 1.0 (they carry `"version": "1.0"`)."""
 
@@ -109,14 +123,9 @@ class APIGatewayV1(EventSource):
             root_path = http_api_root_path(raw, stage, config.api_gateway_base_path)
         elif stage and ((host is not None and ".execute-api." in host) or _is_execute_api_host(host, request_context)):
             # REST API on its execute-api host: `path` leaves out the stage that the client's URL starts with.
-            root_path = f"/{stage}"
-            if _PATH_NEEDS_QUOTING(root_path) is None and "%" not in root_path:
-                raw = root_path.encode("ascii") + raw
-                decoded = root_path + decoded
-            else:
-                prefix_raw, prefix = split_path(root_path)
-                raw = prefix_raw + raw
-                decoded = prefix + decoded
+            root_path, prefix_raw, prefix = _STAGE_PREFIXES.get(stage) or _stage_prefix(stage)
+            raw = prefix_raw + raw
+            decoded = prefix + decoded
         else:
             # REST API on a custom domain: `path` includes the base path mapping, which is the public prefix.
             root_path = root_path_for(raw, config.api_gateway_base_path)

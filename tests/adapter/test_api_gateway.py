@@ -7,7 +7,7 @@ import pytest
 
 from adapter import MalformedEvent
 from adapter.config import build_config
-from adapter.sources import APIGatewayV1, Response
+from adapter.sources import APIGatewayV1, Response, api_gateway
 from tests.adapter.builders import make_rest_event
 from tests.adapter.conftest import AdapterFactory, responder
 from tests.conftest import LambdaContextStub, load_event
@@ -72,6 +72,14 @@ def test_server_and_scheme_under_any_casing(
     event["multiValueHeaders"] = {name: [value] for name, value in headers.items()} if multi_value else None
     scope = scope_of(event)
     assert (scope["server"], scope["scheme"]) == (server, scheme)
+
+
+def test_stage_prefix_cache_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(api_gateway, "_STAGE_PREFIXES", {})
+    monkeypatch.setattr(api_gateway, "_STAGE_PREFIXES_MAX", 1)
+    for stage in ("live", "beta", "live"):
+        assert scope_of(make_rest_event(path="/a", stage=stage))["raw_path"] == f"/{stage}/a".encode()
+    assert api_gateway._STAGE_PREFIXES == {"live": ("/live", b"/live", "/live")}
 
 
 def test_no_stage_prefix_on_a_custom_domain() -> None:
