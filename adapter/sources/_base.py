@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 
 from adapter.config import Config
 from adapter.exceptions import InvalidResponse
-from adapter.sources._encoding import _MIME_TYPES, decode_path, is_text
+from adapter.sources._encoding import is_text
 from adapter.types import Headers, LambdaContext, LambdaEvent, LambdaResponse, Scope
 
 
@@ -113,11 +113,7 @@ def response_parts(response: Response, config: Config) -> tuple[dict[str, str], 
     body = response.body
     if not body:
         return single, multi, "", False
-    if content_encoding is None and content_type is not None and (known := _MIME_TYPES.get(content_type)):
-        text = known[1] or known[0] in config.text_mime_types  # is_text() for a content type seen before
-    else:
-        text = is_text(content_type, content_encoding, config)
-    if text:
+    if is_text(content_type, content_encoding, config):
         try:
             return single, multi, body.decode("utf-8"), False
         except UnicodeDecodeError:
@@ -130,7 +126,8 @@ def base_scope(
     event: LambdaEvent,
     context: LambdaContext | None,
     method: str,
-    raw: bytes,
+    path: str,
+    raw_path: bytes,
     root_path: str,
     query_string: bytes,
     headers: Headers,
@@ -139,14 +136,16 @@ def base_scope(
     client_ip: str | None,
     http_version: str,
 ) -> Scope:
+    """The ASGI HTTP scope: `path` is percent-decoded and includes `root_path`; `raw_path` is as the client sent
+    it (https://asgi.readthedocs.io/en/latest/specs/www.html#http-connection-scope)."""
     scope: dict[str, Any] = {
         "type": "http",
         "asgi": {"version": "3.0", "spec_version": "2.3"},
         "http_version": http_version,
         "method": method,
         "scheme": scheme,
-        "path": decode_path(raw),
-        "raw_path": raw,
+        "path": path,
+        "raw_path": raw_path,
         "root_path": root_path,
         "query_string": query_string,
         "headers": headers,

@@ -18,9 +18,9 @@ from adapter.sources._encoding import (
     headers_from_multi,
     headers_from_single,
     join_cookie_headers,
-    raw_path,
     raw_query,
     server_and_scheme_from,
+    split_path,
 )
 from adapter.types import LambdaContext, LambdaEvent, LambdaResponse, Scope
 
@@ -61,11 +61,13 @@ class ALB(EventSource):
         # client and can be forged, so the last one is the client as far as the load balancer can tell.
         client_ip = forwarded_for.rsplit(b",", 1)[-1].strip().decode("latin-1") if forwarded_for else None
 
+        raw, decoded = split_path(path)
         scope = base_scope(
             event=event,
             context=context,
             method=method.upper(),
-            raw=raw_path(path),
+            path=decoded,
+            raw_path=raw,
             root_path="",
             query_string=query,
             headers=headers,

@@ -12,9 +12,8 @@ from urllib.parse import urlencode
 
 from adapter.config import Config
 from adapter.exceptions import MalformedEvent
-from adapter.sources._base import EventSource, Response, response_parts
+from adapter.sources._base import EventSource, Response, base_scope, response_parts
 from adapter.sources._encoding import (
-    _PATH_NEEDS_QUOTING,
     decode_body,
     headers_from_multi,
     headers_from_single,
@@ -114,10 +113,7 @@ class APIGatewayV1(EventSource):
             host = server[0] if server else None
 
         stage = request_context.get("stage")
-        if _PATH_NEEDS_QUOTING(path) is None and "%" not in path:
-            raw, decoded = path.encode("ascii"), path
-        else:
-            raw, decoded = split_path(path)
+        raw, decoded = split_path(path)
         if event.get("version") == "1.0":
             # HTTP API (payload 1.0): `path` already carries a named stage, like rawPath in payload 2.0.
             root_path = http_api_root_path(raw, stage, config.api_gateway_base_path)
@@ -130,32 +126,26 @@ class APIGatewayV1(EventSource):
             # REST API on a custom domain: `path` includes the base path mapping, which is the public prefix.
             root_path = root_path_for(raw, config.api_gateway_base_path)
 
-        identity = request_context.get("identity") or {}
-        source_ip = identity.get("sourceIp")
         protocol = request_context.get("protocol")
         body = event.get("body")
-        # Built here rather than by a shared helper: this runs on every invocation, and a call with a dozen
-        # arguments costs as much as the dictionary.
-        scope = {
-            "type": "http",
-            "asgi": {"version": "3.0", "spec_version": "2.3"},
-            "http_version": "1.1" if protocol == "HTTP/1.1" else _http_version(protocol),
-            "method": method.upper(),
-            "scheme": scheme,
-            "path": decoded,
-            "raw_path": raw,
-            "root_path": root_path,
-            "query_string": (
+        scope = base_scope(
+            event=event,
+            context=context,
+            method=method.upper(),
+            path=decoded,
+            raw_path=raw,
+            root_path=root_path,
+            query_string=(
                 _query_string(event)
                 if event.get("multiValueQueryStringParameters") or event.get("queryStringParameters")
                 else b""
             ),
-            "headers": headers,
-            "server": server,
-            "client": (source_ip, 0) if source_ip else None,
-            "aws.event": event,
-            "aws.context": context,
-        }
+            headers=headers,
+            scheme=scheme,
+            server=server,
+            client_ip=(request_context.get("identity") or {}).get("sourceIp"),
+            http_version="1.1" if protocol == "HTTP/1.1" else _http_version(protocol),
+        )
         if body is None or body == "":
             return scope, b""
         return scope, decode_body(body, event.get("isBase64Encoded"), cls.name)

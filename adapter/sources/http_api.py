@@ -10,7 +10,7 @@ from typing import Any
 
 from adapter.config import Config
 from adapter.exceptions import MalformedEvent
-from adapter.sources._base import EventSource, Response, response_parts
+from adapter.sources._base import EventSource, Response, base_scope, response_parts
 from adapter.sources._encoding import (
     decode_body,
     headers_from_single,
@@ -68,27 +68,22 @@ class HTTPAPIV2(EventSource):
             root_path = http_api_root_path(raw, stage, config.api_gateway_base_path)
         query = event.get("rawQueryString")
         protocol = http.get("protocol")
-        source_ip = http.get("sourceIp")
         body = event.get("body")
 
-        # Built here rather than by a shared helper: this runs on every invocation, and a call with a dozen
-        # arguments costs as much as the dictionary.
-        scope = {
-            "type": "http",
-            "asgi": {"version": "3.0", "spec_version": "2.3"},
-            "http_version": "1.1" if protocol == "HTTP/1.1" or not protocol else _http_version(protocol),
-            "method": method.upper(),
-            "scheme": scheme,
-            "path": decoded,
-            "raw_path": raw,
-            "root_path": root_path,
-            "query_string": raw_query(query) if query else b"",
-            "headers": headers,
-            "server": server,
-            "client": (source_ip, 0) if source_ip else None,
-            "aws.event": event,
-            "aws.context": context,
-        }
+        scope = base_scope(
+            event=event,
+            context=context,
+            method=method.upper(),
+            path=decoded,
+            raw_path=raw,
+            root_path=root_path,
+            query_string=raw_query(query) if query else b"",
+            headers=headers,
+            scheme=scheme,
+            server=server,
+            client_ip=http.get("sourceIp"),
+            http_version="1.1" if protocol == "HTTP/1.1" or not protocol else _http_version(protocol),
+        )
         if body is None or body == "":
             return scope, b""
         return scope, decode_body(body, event.get("isBase64Encoded"), cls.name)

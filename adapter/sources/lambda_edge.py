@@ -11,7 +11,7 @@ from typing import Any
 from adapter.config import Config
 from adapter.exceptions import MalformedEvent, UnsupportedEvent
 from adapter.sources._base import EventSource, Response, base_scope, response_parts
-from adapter.sources._encoding import decode_body, headers_from_multi, raw_path, raw_query, server_and_scheme_from
+from adapter.sources._encoding import decode_body, headers_from_multi, raw_query, server_and_scheme_from, split_path
 from adapter.types import LambdaContext, LambdaEvent, LambdaResponse, Scope
 
 # Headers CloudFront does not accept in a generated response (hop-by-hop headers and those it sets itself):
@@ -77,11 +77,13 @@ class LambdaEdge(EventSource):
         if body.get("inputTruncated"):
             # CloudFront cuts bodies over its limit and says so; handing the app a partial body would lose data.
             raise MalformedEvent(f"{cls.name} request body was truncated by CloudFront (inputTruncated is true)")
+        raw, decoded = split_path(uri)
         scope = base_scope(
             event=event,
             context=context,
             method=method.upper(),
-            raw=raw_path(uri),
+            path=decoded,
+            raw_path=raw,
             root_path="",
             query_string=raw_query(request.get("querystring") or ""),
             headers=headers,
