@@ -94,27 +94,14 @@ class StreamingHTTPCycle(HTTPCycle):
         self.sink = sink
 
     async def send(self, message: Message) -> None:
-        message_type = message["type"]
-        if message_type == "http.response.start":
-            if self.started:
-                raise RuntimeError("ASGI application sent 'http.response.start' twice")
-            self.status = int(message["status"])
-            self.headers = message.get("headers") or []
-            self.started = True
+        # HTTPCycle.send checks the message and records it; what it recorded is handed on at once.
+        await super().send(message)
+        if message["type"] == "http.response.start":
             self.sink.start(self.status, self.headers)
-        elif message_type == "http.response.body":
-            if not self.started:
-                raise RuntimeError("ASGI application sent 'http.response.body' before 'http.response.start'")
-            if self.complete:
-                raise RuntimeError("ASGI application sent 'http.response.body' after the response was complete")
-            more = bool(message.get("more_body", False))
-            if not more:
-                self.complete = True
-            self.sink.write(message.get("body", b""), more)
-            if not more and self.disconnect is not None and not self.disconnect.done():
-                self.disconnect.set_result(None)
         else:
-            raise RuntimeError(f"ASGI application sent an unexpected message type {message_type!r}")
+            # The chunk is handed on, not kept: a stream may last as long as the invocation.
+            self.chunks.clear()
+            self.sink.write(message.get("body", b""), not self.complete)
 
 
 async def run_http(app: ASGIApp, scope: Scope, body: bytes, request_id: str) -> Response:
