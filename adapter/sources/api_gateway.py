@@ -74,7 +74,9 @@ class APIGatewayV1(EventSource):
         if not isinstance(path, str) or not path.startswith("/"):
             raise MalformedEvent(f"{cls.name} event has no path starting with '/' (got {path!r})")
 
-        # multiValueHeaders holds every value of a repeated header; `headers` keeps only the last one.
+        # multiValueHeaders holds every value of a repeated header; `headers` keeps only the last one. Nearly every
+        # request names its host and came over HTTPS on port 443, which API Gateway's own forwarding headers say
+        # under these names; anything else is looked for under any casing below.
         multi_headers = event.get("multiValueHeaders")
         if multi_headers:
             headers = headers_from_multi(multi_headers)
@@ -83,11 +85,6 @@ class APIGatewayV1(EventSource):
                 and len(multi_headers.get("cookie") or multi_headers.get("Cookie") or ()) > 1
             ):
                 headers = join_cookie_headers(headers)
-        else:
-            headers = headers_from_single(event.get("headers") or {})
-        # Nearly every request names its host and came over HTTPS on port 443, which API Gateway's own
-        # forwarding headers say under these names; anything else is looked for under any casing.
-        if multi_headers:
             hosts = multi_headers.get("Host")
             host = (
                 hosts[-1]
@@ -99,6 +96,7 @@ class APIGatewayV1(EventSource):
             )
         else:
             single_headers = event.get("headers") or {}
+            headers = headers_from_single(single_headers)
             host = (
                 single_headers.get("Host")
                 if single_headers.get("X-Forwarded-Port") == "443"
@@ -117,7 +115,7 @@ class APIGatewayV1(EventSource):
         if event.get("version") == "1.0":
             # HTTP API (payload 1.0): `path` already carries a named stage, like rawPath in payload 2.0.
             root_path = http_api_root_path(raw, stage, config.api_gateway_base_path)
-        elif stage and ((host is not None and ".execute-api." in host) or _is_execute_api_host(host, request_context)):
+        elif stage and _is_execute_api_host(host, request_context):
             # REST API on its execute-api host: `path` leaves out the stage that the client's URL starts with.
             root_path, prefix_raw, prefix = _STAGE_PREFIXES.get(stage) or _stage_prefix(stage)
             raw = prefix_raw + raw
