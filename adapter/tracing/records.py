@@ -9,15 +9,11 @@ thread, since the current entity lives in a context variable that `asyncio.to_th
 
 from __future__ import annotations
 
-import os
 import traceback
 from collections.abc import Mapping
 from typing import Any
 
-from aws_xray_sdk.core.models.facade_segment import FacadeSegment
-from aws_xray_sdk.core.models.trace_header import TraceHeader
-
-from adapter.tracing.xray import _LAMBDA_TRACE_ENV, XRayTracer, _entities
+from adapter.tracing.xray import XRayTracer, _entities, enter_invocation
 
 # The SDK drops these from entity names, with a warning each time (aws_xray_sdk/core/models/entity.py).
 _INVALID_NAME_CHARACTERS = str.maketrans("", "", "?;*()!$~^<>")
@@ -32,13 +28,10 @@ class XRayRecordTracer:
         self._recorder: Any = XRayTracer(service, sampling_rules=sampling_rules, lambda_mode=True)._recorder
 
     def start(self, source: str, item_id: str, handler: str) -> _RecordSubsegment | None:
-        invocation = TraceHeader.from_header_str(os.environ.get(_LAMBDA_TRACE_ENV))
-        if not (invocation.root and invocation.parent and invocation.sampled == 1):
+        entered = enter_invocation()
+        if entered is None:
             return None
-        facade = FacadeSegment("facade", entityid=invocation.parent, traceid=invocation.root, sampled=True)
-        facade.save_origin_trace_header(invocation)
-        previous = _entities.get()
-        _entities.set((facade,))
+        facade, previous = entered
         subsegment = self._recorder.begin_subsegment(f"{source} {handler}".translate(_INVALID_NAME_CHARACTERS))
         subsegment.put_annotation("source", source)
         subsegment.put_annotation("record", item_id)

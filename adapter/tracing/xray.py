@@ -113,6 +113,25 @@ def patch_botocore() -> bool:
     return True
 
 
+def enter_invocation() -> tuple[FacadeSegment, tuple[Any, ...]] | None:
+    """In Lambda, make the invocation's segment the current entity when the invocation is sampled; returns it and
+    the entities it replaces (to set back), or None when there is nothing to record under.
+
+    Lambda sets the invocation's trace header in the environment before each invocation
+    (https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html#configuration-envvars-runtime); its
+    Parent is the segment Lambda records for the function, which the function cannot send itself: a facade stands
+    for it.
+    """
+    invocation = TraceHeader.from_header_str(os.environ.get(_LAMBDA_TRACE_ENV))
+    if not (invocation.root and invocation.parent and invocation.sampled == 1):
+        return None
+    facade = FacadeSegment("facade", entityid=invocation.parent, traceid=invocation.root, sampled=True)
+    facade.save_origin_trace_header(invocation)
+    previous = _entities.get()
+    _entities.set((facade,))
+    return facade, previous
+
+
 class XRayTracer:
     """Records each request as an X-Ray segment, or in Lambda as a subsegment of the invocation's segment.
 
@@ -177,16 +196,10 @@ class XRayTracer:
         return _SegmentSpan(self._recorder, segment, previous, _header(segment.trace_id, 1 if asked else None))
 
     def _start_in_lambda(self, request: RequestInfo) -> RequestSpan | None:
-        # Lambda sets the invocation's trace header in the environment before each invocation
-        # (https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html#configuration-envvars-runtime);
-        # its Parent is the segment Lambda records for the function, which the function cannot send itself.
-        invocation = TraceHeader.from_header_str(os.environ.get(_LAMBDA_TRACE_ENV))
-        if not (invocation.root and invocation.parent and invocation.sampled == 1):
+        entered = enter_invocation()
+        if entered is None:
             return None
-        facade = FacadeSegment("facade", entityid=invocation.parent, traceid=invocation.root, sampled=True)
-        facade.save_origin_trace_header(invocation)
-        previous = _entities.get()
-        _entities.set((facade,))
+        facade, previous = entered
         subsegment = self._recorder.begin_subsegment(self.service)
         _record_request(subsegment, request)
         return _SubsegmentSpan(self._recorder, facade, subsegment, previous)
