@@ -34,7 +34,7 @@ class HTTPCycle(Response):
         self.started = False
         self.complete = False
         self.status = 500
-        # Kept as the application sent them: an iterable of [name, value] byte pairs (ASGI allows lists).
+        # As the application sent them, in a list: [name, value] byte pairs (ASGI allows lists as pairs).
         self.headers: Iterable[tuple[bytes, bytes]] = []
         self.body = b""
         self.chunks: list[bytes] = []
@@ -57,7 +57,10 @@ class HTTPCycle(Response):
             if self.started:
                 raise RuntimeError("ASGI application sent 'http.response.start' twice")
             self.status = int(message["status"])
-            self.headers = message.get("headers") or []
+            headers = message.get("headers")
+            # ASGI allows any iterable of pairs; a generator could be read only once, and the headers are read
+            # again when one of them is not a pair of byte strings.
+            self.headers = headers if headers.__class__ is list else list(headers or ())
             self.started = True
         elif message_type == "http.response.body":
             if not self.started:

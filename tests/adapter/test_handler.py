@@ -226,6 +226,8 @@ def test_a_body_always_comes_with_its_length_or_encoding(
     [
         [(bytearray(b"Content-Type"), memoryview(b"text/plain")), (b"x-a", bytearray(b"1"))],
         ((b"content-type", b"text/plain"), [b"x-a", b"1"]),  # any iterable of pairs, lists as pairs
+        # A generator can be read once, and a memoryview value has the headers read a second time.
+        (pair for pair in [(b"content-type", b"text/plain"), (b"x-a", memoryview(b"1"))]),
     ],
 )
 def test_bytes_like_response_headers_are_read_as_bytes(

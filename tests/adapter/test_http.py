@@ -146,3 +146,18 @@ def test_protocol_errors_raise_into_the_app(messages: list[Message], error: str)
                 await cycle.send(message)
 
     asyncio.run(main())
+
+
+def test_response_headers_are_kept_as_a_list() -> None:
+    async def main() -> None:
+        cycle = HTTPCycle(b"")
+        pairs = ((b"x-a", b"1"), (b"x-b", b"2"))
+        await cycle.send({"type": "http.response.start", "status": 200, "headers": (pair for pair in pairs)})
+        assert cycle.headers == list(pairs)
+        # Headers that are not iterable at all fail the send, where the application sees it, and start nothing.
+        other = HTTPCycle(b"")
+        with pytest.raises(TypeError):
+            await other.send({"type": "http.response.start", "status": 200, "headers": 5})
+        assert not other.started
+
+    asyncio.run(main())
