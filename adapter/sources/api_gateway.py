@@ -28,11 +28,15 @@ from adapter.types import LambdaContext, LambdaEvent, LambdaResponse, Scope
 
 def _is_execute_api_host(host: str | None, request_context: dict[str, Any]) -> bool:
     # The stage is part of the URL only on the default endpoint, {api-id}.execute-api.{region}.amazonaws.com;
-    # a custom domain maps a base path to a stage instead. A loopback Host is a local emulation of the API
-    # (`python -m adapter serve`), which names the endpoint it stands for in requestContext.domainName.
+    # a custom domain maps a base path to a stage instead.
+    if host.__class__ is str and ".execute-api." in host:
+        return True
+    # A loopback Host is a local emulation of the API (`python -m adapter serve`), which names the endpoint it
+    # stands for in requestContext.domainName.
     if host is not None and (host == "localhost" or host.startswith(("127.", "[::1]"))):
-        host = request_context.get("domainName")
-    return isinstance(host, str) and ".execute-api." in host
+        domain = request_context.get("domainName")
+        return isinstance(domain, str) and ".execute-api." in domain
+    return False
 
 
 # A function sees the few stages of its API again and again: for each, the root_path, and the raw and decoded
