@@ -26,7 +26,7 @@ class HTTPCycle(Response):
     """The state of one request/response exchange: what was received, what the application sent. Once the
     exchange is over, the cycle is the `Response` (no copy is made of it)."""
 
-    __slots__ = ("chunks", "complete", "disconnect", "request_body", "request_sent", "started")
+    __slots__ = ("chunks", "complete", "disconnect", "ended", "request_body", "request_sent", "started")
 
     def __init__(self, body: bytes) -> None:
         self.request_body = body
@@ -38,7 +38,8 @@ class HTTPCycle(Response):
         self.headers: Iterable[tuple[bytes, bytes]] = []
         self.body = b""
         self.chunks: list[bytes] = []
-        self.disconnect: asyncio.Future[None] | None = None
+        self.ended = False
+        self.disconnect: asyncio.Event | None = None
 
     async def receive(self) -> Message:
         if not self.request_sent:
@@ -46,10 +47,20 @@ class HTTPCycle(Response):
             return {"type": "http.request", "body": self.request_body, "more_body": False}
         # The whole body has been delivered. Report a disconnect only once the response is complete, as a
         # server would: Starlette's StreamingResponse listens for it and would otherwise stop streaming early.
-        if not self.complete:
-            self.disconnect = asyncio.get_running_loop().create_future()
-            await self.disconnect
+        # An Event wakes every task waiting here (a listener and an `is_disconnected()` probe, say), and one of
+        # them being cancelled does not cancel the others' wait, as a shared future would.
+        if not (self.complete or self.ended):
+            if self.disconnect is None:
+                self.disconnect = asyncio.Event()
+            await self.disconnect.wait()
         return {"type": "http.disconnect"}
+
+    def end(self) -> None:
+        """The exchange is over, its response complete or not: tasks still waiting in `receive` get the
+        disconnect (as uvicorn's do when the connection closes) rather than waiting forever."""
+        self.ended = True
+        if self.disconnect is not None:
+            self.disconnect.set()
 
     async def send(self, message: Message) -> None:
         message_type = message["type"]
@@ -72,8 +83,8 @@ class HTTPCycle(Response):
                 self.chunks.append(chunk)
             if not message.get("more_body", False):
                 self.complete = True
-                if self.disconnect is not None and not self.disconnect.done():
-                    self.disconnect.set_result(None)
+                if self.disconnect is not None:
+                    self.disconnect.set()
         else:
             raise RuntimeError(f"ASGI application sent an unexpected message type {message_type!r}")
 
@@ -110,22 +121,21 @@ class StreamingHTTPCycle(HTTPCycle):
 async def run_http(app: ASGIApp, scope: Scope, body: bytes, request_id: str) -> Response:
     """The application's response to one request; a 500 when it fails before starting one.
 
-    `Exception`s from the application are logged with the Lambda request id; `BaseException`s such as
-    cancellation propagate.
+    Exceptions from the application are logged with the Lambda request id, and so is a `CancelledError` it
+    raises itself (from a sub-task it awaited that something else cancelled, say), as uvicorn does. A
+    cancellation of the task running this, and other `BaseException`s, propagate.
     """
     cycle = HTTPCycle(body)
     try:
-        await app(scope, cycle.receive, cycle.send)
-    except Exception:
-        if not cycle.started:
-            logger.exception(
-                "Exception in ASGI application before the response started; answering 500 [%s]", request_id
-            )
-            return internal_error()
-        logger.exception(
-            "Exception in ASGI application after the response started; returning what was sent [%s]", request_id
-        )
-    else:
+        try:
+            await app(scope, cycle.receive, cycle.send)
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if task is None or task.cancelling():
+                raise
+            return _failed(cycle, request_id)
+        except Exception:
+            return _failed(cycle, request_id)
         if not cycle.started:
             logger.error("ASGI application returned without starting a response; answering 500 [%s]", request_id)
             return internal_error()
@@ -133,5 +143,19 @@ async def run_http(app: ASGIApp, scope: Scope, body: bytes, request_id: str) -> 
             logger.error(
                 "ASGI application returned before completing its response; returning what was sent [%s]", request_id
             )
+        cycle.body = b"".join(cycle.chunks)
+        return cycle
+    finally:
+        cycle.end()
+
+
+def _failed(cycle: HTTPCycle, request_id: str) -> Response:
+    """The response to an application that raised (called while the exception is handled, which is logged)."""
+    if not cycle.started:
+        logger.exception("Exception in ASGI application before the response started; answering 500 [%s]", request_id)
+        return internal_error()
+    logger.exception(
+        "Exception in ASGI application after the response started; returning what was sent [%s]", request_id
+    )
     cycle.body = b"".join(cycle.chunks)
     return cycle

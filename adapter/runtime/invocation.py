@@ -102,45 +102,53 @@ async def serve_http(app: ASGIApp, scope: Scope, body: bytes, request_id: str, s
         await app(scope, cycle.receive, cycle.send)
 
     task = loop.create_task(run_app(), name=f"asgi-http-{request_id}")
-    done, _ = await asyncio.wait((task,), timeout=max(0.0, deadline - loop.time()))
-    if guarded.failure is not None:
-        await _cancel(task)
-        if task.done() and not task.cancelled():
-            task.exception()  # retrieved: the Runtime API failure is what the runtime reports
-        raise guarded.failure
-    if not done:
-        _log_overrun(task, scope, root_path, request_id, cycle.complete)
-        await _cancel(task)
-        if not sink.committed:
-            sink.respond(gateway_timeout())
-        elif not cycle.complete:
-            sink.fail({"errorMessage": "The response did not finish in time", "errorType": "DeadlineExceeded"})
-        return
-    # KeyboardInterrupt and SystemExit never get here: asyncio raises them out of the loop at once.
-    error = None if task.cancelled() else task.exception()
-    if error is not None:
-        if not cycle.started:
-            logger.error(
-                "Exception in ASGI application before the response started; answering 500 [%s]",
-                request_id,
-                exc_info=error,
-            )
+    try:
+        done, _ = await asyncio.wait((task,), timeout=max(0.0, deadline - loop.time()))
+        if guarded.failure is not None:
+            await _cancel(task)
+            if task.done() and not task.cancelled():
+                task.exception()  # retrieved: the Runtime API failure is what the runtime reports
+            raise guarded.failure
+        if not done:
+            _log_overrun(task, scope, root_path, request_id, cycle.complete)
+            await _cancel(task)
+            if not sink.committed:
+                sink.respond(gateway_timeout())
+            elif not cycle.complete:
+                sink.fail({"errorMessage": "The response did not finish in time", "errorType": "DeadlineExceeded"})
+            return
+        # KeyboardInterrupt and SystemExit never get here: asyncio raises them out of the loop at once.
+        error = None if task.cancelled() else task.exception()
+        if error is not None:
+            if not cycle.started:
+                logger.error(
+                    "Exception in ASGI application before the response started; answering 500 [%s]",
+                    request_id,
+                    exc_info=error,
+                )
+                sink.respond(internal_error())
+            elif not cycle.complete:
+                logger.error(
+                    "Exception in ASGI application after the response started; ending it there [%s]",
+                    request_id,
+                    exc_info=error,
+                )
+                sink.fail(error_document(error))
+            else:
+                logger.error(
+                    "Exception in ASGI application after its response was sent [%s]", request_id, exc_info=error
+                )
+        elif task.cancelled() or not cycle.started:
+            logger.error("ASGI application returned without starting a response; answering 500 [%s]", request_id)
             sink.respond(internal_error())
         elif not cycle.complete:
             logger.error(
-                "Exception in ASGI application after the response started; ending it there [%s]",
-                request_id,
-                exc_info=error,
+                "ASGI application returned before completing its response; sending what was sent [%s]", request_id
             )
-            sink.fail(error_document(error))
-        else:
-            logger.error("Exception in ASGI application after its response was sent [%s]", request_id, exc_info=error)
-    elif task.cancelled() or not cycle.started:
-        logger.error("ASGI application returned without starting a response; answering 500 [%s]", request_id)
-        sink.respond(internal_error())
-    elif not cycle.complete:
-        logger.error("ASGI application returned before completing its response; sending what was sent [%s]", request_id)
-        sink.finish()
+            sink.finish()
+    finally:
+        # Tasks still waiting for the disconnect get it now that the exchange is over.
+        cycle.end()
 
 
 async def run_after_response(callbacks: list[Callable[[], Any]], deadline: float, request_id: str) -> None:

@@ -111,11 +111,46 @@ def test_app_returning_before_completing(caplog: pytest.LogCaptureFixture) -> No
     assert "before completing" in caplog.records[0].getMessage()
 
 
-def test_cancellation_is_not_swallowed() -> None:
+def test_a_cancellation_of_the_invocation_is_not_swallowed() -> None:
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        raise asyncio.CancelledError
+        await asyncio.sleep(10)
+
+    async def main() -> None:
+        task = asyncio.get_running_loop().create_task(run_http(app, SCOPE, b"", "req-1"))
+        await asyncio.sleep(0)
+        task.cancel()
+        await task
 
     with pytest.raises(asyncio.CancelledError):
+        asyncio.run(main())
+
+
+def test_a_cancelled_error_the_app_raises_itself_is_its_failure(caplog: pytest.LogCaptureFixture) -> None:
+    # As under uvicorn: the app awaited a sub-task that something else cancelled; nobody cancelled the invocation,
+    # which answers 500 instead of ending the Lambda runtime's loop.
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        sub_task = asyncio.get_running_loop().create_task(asyncio.sleep(10))
+        sub_task.cancel()
+        await sub_task
+
+    assert run(app)[0] == 500
+    [record] = caplog.records
+    assert record.getMessage().startswith("Exception in ASGI application before the response started")
+    assert record.exc_info is not None and record.exc_info[0] is asyncio.CancelledError
+
+    async def cut_short(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"part", "more_body": True})
+        raise asyncio.CancelledError
+
+    assert run(cut_short) == (200, [], b"part")
+
+
+def test_system_exit_is_not_swallowed() -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        raise SystemExit(3)
+
+    with pytest.raises(SystemExit):
         run(app)
 
 
@@ -161,3 +196,61 @@ def test_response_headers_are_kept_as_a_list() -> None:
         assert not other.started
 
     asyncio.run(main())
+
+
+def test_every_task_waiting_for_the_disconnect_gets_it() -> None:
+    # A listener and a probe cancelled at once (Starlette's `is_disconnected()`) wait together; as under uvicorn
+    # the listener still gets the disconnect when the response completes.
+    got: list[str] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await receive()
+
+        async def listen() -> None:
+            got.append((await receive())["type"])
+
+        async def probe() -> None:
+            await receive()
+
+        listener = asyncio.get_running_loop().create_task(listen())
+        await asyncio.sleep(0)
+        probing = asyncio.get_running_loop().create_task(probe())
+        await asyncio.sleep(0)
+        probing.cancel()
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+        await asyncio.wait_for(listener, 1)
+
+    assert run(app) == (200, [], b"ok")
+    assert got == ["http.disconnect"]
+
+
+@pytest.mark.parametrize("outcome", ["raises", "returns"])
+def test_a_task_waiting_for_the_disconnect_gets_it_when_the_app_ends_without_a_response(
+    outcome: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    got: list[str] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await receive()
+
+        async def clean_up() -> None:
+            got.append((await receive())["type"])
+
+        asyncio.get_running_loop().create_task(clean_up())
+        await asyncio.sleep(0)
+        if outcome == "raises":
+            raise RuntimeError("boom")
+
+    async def main() -> tuple[int, set[asyncio.Task[object]]]:
+        response = await run_http(app, SCOPE, b"", "req-1")
+        await asyncio.sleep(0)  # the woken task runs
+        return response.status, asyncio.all_tasks() - {asyncio.current_task()}
+
+    status, pending = asyncio.run(main())
+    assert (status, pending, got) == (500, set(), ["http.disconnect"])
+    # A receive() after the exchange is over does not wait either.
+    cycle = HTTPCycle(b"")
+    cycle.end()
+    assert asyncio.run(cycle.receive())["type"] == "http.request"
+    assert asyncio.run(cycle.receive()) == {"type": "http.disconnect"}

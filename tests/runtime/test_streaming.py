@@ -288,3 +288,47 @@ def test_a_runtime_api_failure_the_app_swallows_is_still_fatal(api: RuntimeAPI, 
 
     with pytest.raises(RuntimeAPIError, match=r"answered 400: .*InvalidStateTransition"):
         runtime.handle(invocation)
+
+
+def test_a_task_waiting_for_the_disconnect_gets_it_once_the_request_is_over() -> None:
+    import asyncio
+
+    from adapter.runtime.invocation import serve_http
+    from adapter.sources import Response
+
+    responses: list[int] = []
+
+    class Sink:
+        committed = False
+
+        def start(self, status: int, headers: object) -> None: ...
+
+        def write(self, chunk: bytes, more: bool) -> None: ...
+
+        def respond(self, response: Response) -> None:
+            responses.append(response.status)
+
+        def finish(self) -> None: ...
+
+        def fail(self, error: dict[str, Any]) -> None: ...
+
+    got: list[str] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await receive()
+
+        async def clean_up() -> None:
+            got.append((await receive())["type"])
+
+        asyncio.get_running_loop().create_task(clean_up())
+        await asyncio.sleep(0)
+        raise RuntimeError("boom")
+
+    async def main() -> set[asyncio.Task[Any]]:
+        loop = asyncio.get_running_loop()
+        await serve_http(app, {"type": "http"}, b"", "req-1", Sink(), loop.time() + 10)
+        await asyncio.sleep(0)
+        return asyncio.all_tasks() - {asyncio.current_task()}
+
+    assert asyncio.run(main()) == set()
+    assert (got, responses) == (["http.disconnect"], [500])
