@@ -143,7 +143,10 @@ class LambdaAdapter:
             raise
         except (KeyError, IndexError, TypeError, AttributeError, ValueError) as exc:
             # The sources check the fields they need; this names anything else that is not of the documented type.
-            raise MalformedEvent(f"{source.name} event is malformed: {type(exc).__name__}: {exc}") from exc
+            # A ValueError's text may quote the value (a header, say), which is not for the logs; it stays on the
+            # exception's __cause__.
+            detail = type(exc).__name__ if isinstance(exc, ValueError) else f"{type(exc).__name__}: {exc}"
+            raise MalformedEvent(f"{source.name} event is malformed: {detail}") from exc
 
         if body:
             headers = scope["headers"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import binascii
-from collections.abc import Iterable
+from collections.abc import Iterable, Sized
 from typing import Any, ClassVar
 
 from adapter.config import Config
@@ -56,11 +56,15 @@ def _name(name: bytes) -> str:
 
 def _byte_pairs(headers: Iterable[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
     pairs = []
-    for pair in headers:
+    for index, pair in enumerate(headers):
         try:
             name, value = pair
         except (TypeError, ValueError):
-            raise InvalidResponse(f"ASGI response headers must be [name, value] pairs; got {pair!r}") from None
+            # Named by its type and place only: a header sent as one line may carry a cookie or a token.
+            size = f" of length {len(pair)}" if isinstance(pair, Sized) else ""
+            raise InvalidResponse(
+                f"ASGI response headers must be [name, value] pairs; header {index} is a {type(pair).__name__}{size}"
+            ) from None
         if not isinstance(name, bytes | bytearray | memoryview) or not isinstance(
             value, bytes | bytearray | memoryview
         ):

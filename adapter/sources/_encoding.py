@@ -179,7 +179,10 @@ def server_and_scheme(host: str | None, port: str | None, proto: str | None) -> 
     if ":" in host and not host.endswith("]"):  # "[::1]" is an IPv6 address without a port
         host, _, host_port = host.rpartition(":")
     port_text = port.split(",", 1)[0].strip() if port else host_port
-    return (host, int(port_text) if port_text.isdigit() else (443 if scheme == "https" else 80)), scheme
+    # isdigit() alone admits characters such as "²" that int() refuses.
+    if port_text.isascii() and port_text.isdigit():
+        return (host, int(port_text)), scheme
+    return (host, 443 if scheme == "https" else 80), scheme
 
 
 def server_and_scheme_from(

@@ -27,6 +27,7 @@ from adapter.sources._encoding import (
         ("[::1]", None, None, (("[::1]", 443), "https")),
         ("[::1]:8443", None, None, (("[::1]", 8443), "https")),
         ("example.com", "x", "ftp", (("example.com", 443), "https")),
+        ("example.com", "\u00b2", "http", (("example.com", 80), "http")),  # a digit to isdigit(), not to int()
         (None, "443", "http", (None, "http")),
     ],
 )

@@ -92,6 +92,19 @@ def test_malformed_events_never_leak_a_key_or_type_error(event: dict[str, Any], 
     assert isinstance(raised.value.__cause__, (KeyError, TypeError, AttributeError, ValueError, IndexError))
 
 
+def test_a_malformed_event_error_does_not_quote_values(make_adapter: AdapterFactory) -> None:
+    # A ValueError's text may carry a header or the body; the message names the exception, the cause keeps it.
+    class Quoting(HTTPAPIV2):
+        @classmethod
+        def to_request(cls, event: dict[str, Any], context: object, config: object) -> tuple[Scope, bytes]:
+            raise ValueError("invalid literal: 'Bearer secret-token'")
+
+    with pytest.raises(MalformedEvent) as raised:
+        make_adapter(sources=(Quoting,))(make_http_v2_event(), None)
+    assert str(raised.value) == f"{HTTPAPIV2.name} event is malformed: ValueError"
+    assert "secret-token" in str(raised.value.__cause__)
+
+
 def test_the_app_sees_the_lambda_event_and_context(
     make_adapter: AdapterFactory, lambda_context: LambdaContextStub
 ) -> None:
@@ -243,8 +256,10 @@ def test_bytes_like_response_headers_are_read_as_bytes(
     [
         ([("content-type", "text/plain")], "names and values must be byte strings; got str 'content-type': str"),
         ([(b"x-a", 1)], "names and values must be byte strings; got bytes b'x-a': int"),
-        ([(b"x-a",)], r"must be \[name, value\] pairs; got \(b'x-a',\)"),
-        ([None], "must be \\[name, value\\] pairs; got None"),
+        ([(b"x-a",)], r"must be \[name, value\] pairs; header 0 is a tuple of length 1$"),
+        ([(b"x-a", b"1"), None], r"must be \[name, value\] pairs; header 1 is a NoneType$"),
+        # A header sent as one line is not logged: it may be a cookie.
+        ([b"set-cookie: session=secret"], r"must be \[name, value\] pairs; header 0 is a bytes of length 26$"),
     ],
 )
 def test_response_headers_that_are_not_byte_pairs_give_a_500(
@@ -255,7 +270,7 @@ def test_response_headers_that_are_not_byte_pairs_give_a_500(
     assert result["statusCode"] == 500
     assert result["body"] == "Internal Server Error"
     [record] = caplog.records
-    assert re.search(message, record.getMessage()), record.getMessage()
+    assert re.search(message, record.getMessage().removesuffix("; answering 500 [-]")), record.getMessage()
     assert record.getMessage().endswith("; answering 500 [-]")
 
 
