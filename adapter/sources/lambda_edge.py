@@ -11,13 +11,24 @@ from typing import Any
 from adapter.config import Config
 from adapter.exceptions import MalformedEvent, UnsupportedEvent
 from adapter.sources._base import EventSource, Response, base_scope, response_parts
-from adapter.sources._encoding import decode_body, headers_from_multi, raw_query, server_and_scheme_from, split_path
+from adapter.sources._encoding import (
+    decode_body,
+    headers_from_multi,
+    join_cookie_headers,
+    raw_query,
+    server_and_scheme_from,
+    split_path,
+)
 from adapter.types import LambdaContext, LambdaEvent, LambdaResponse, Scope
 
-# Headers CloudFront does not accept in a generated response (hop-by-hop headers and those it sets itself):
-# https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/edge-functions-restrictions.html#function-restrictions-headers
+# Headers a generated response must not carry: CloudFront fails validation and answers the viewer 502 when a
+# function adds a disallowed header, or adds or changes a header that is read-only in its event. A generated
+# response answers a viewer-request or origin-request event, so the read-only headers of both apply (the
+# request-only ones cost nothing to drop from a response, and one set keeps this a single lookup per header):
+# https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/edge-function-restrictions-all.html#function-restrictions-headers
 _DISALLOWED = frozenset(
     {
+        # Disallowed headers (older revisions of the page said every X-Amzn-*; it now names these).
         "connection",
         "expect",
         "keep-alive",
@@ -25,15 +36,39 @@ _DISALLOWED = frozenset(
         "proxy-authorization",
         "proxy-connection",
         "trailer",
-        "transfer-encoding",
         "upgrade",
-        "via",
+        "x-accel-buffering",
+        "x-accel-charset",
+        "x-accel-limit-rate",
+        "x-accel-redirect",
+        "x-amzn-auth",
+        "x-amzn-cf-billing",
+        "x-amzn-cf-id",
+        "x-amzn-cf-xff",
+        "x-amzn-errortype",
+        "x-amzn-fle-profile",
+        "x-amzn-header-count",
+        "x-amzn-header-order",
+        "x-amzn-lambda-integration-tag",
+        "x-amzn-requestid",
         "x-cache",
         "x-forwarded-proto",
         "x-real-ip",
+        # Read-only in viewer-request or origin-request events. CloudFront frames the body it sends to the viewer,
+        # so leaving out Content-Length loses nothing.
+        "accept-encoding",
+        "cdn-loop",
+        "content-length",
+        "host",
+        "if-modified-since",
+        "if-none-match",
+        "if-range",
+        "if-unmodified-since",
+        "transfer-encoding",
+        "via",
     }
 )
-_DISALLOWED_PREFIXES = ("x-accel-", "x-amz-cf-", "x-edge-")
+_DISALLOWED_PREFIXES = ("x-amz-cf-", "x-edge-")
 
 
 def _cf(event: LambdaEvent) -> dict[str, Any]:
@@ -71,6 +106,11 @@ class LambdaEdge(EventSource):
         # Headers arrive as {"lower-case name": [{"key": "Name", "value": "..."}]}.
         cf_headers: dict[str, list[dict[str, str]]] = request.get("headers") or {}
         headers = headers_from_multi({name: [item["value"] for item in items] for name, items in cf_headers.items()})
+        if len(cf_headers.get("cookie") or ()) > 1:
+            # A viewer may send several Cookie headers and CloudFront passes each one on
+            # (https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/lambda-examples.html); frameworks
+            # that join repeated headers with "," would mis-parse them, so they become one, joined with "; ".
+            headers = join_cookie_headers(headers)
         server, scheme = server_and_scheme_from(dict(headers), b"cloudfront-forwarded-proto")
 
         body = request.get("body") or {}

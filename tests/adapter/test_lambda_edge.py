@@ -107,3 +107,68 @@ def test_binary_response_and_unknown_status() -> None:
         "/w==",
         "base64",
     )
+
+
+def test_several_cookie_headers_become_one() -> None:
+    scope, _ = scope_of(make_edge_event(headers={"Cookie": ["First=1; Second=2", "ClientCode=abc"]}))
+    assert [value for name, value in scope["headers"] if name == b"cookie"] == [b"First=1; Second=2; ClientCode=abc"]
+
+
+def test_one_cookie_header_is_left_in_place() -> None:
+    event = make_edge_event(headers={"Cookie": ["a=1; b=2"]})
+    scope, _ = scope_of(event)
+    names = [name for name, _ in scope["headers"]]
+    assert names == [name.encode() for name in event["Records"][0]["cf"]["request"]["headers"]]
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        # Disallowed headers, as the AWS page lists them.
+        "Connection",
+        "Expect",
+        "Keep-Alive",
+        "Proxy-Authenticate",
+        "Proxy-Authorization",
+        "Proxy-Connection",
+        "Trailer",
+        "Upgrade",
+        "X-Accel-Buffering",
+        "X-Accel-Charset",
+        "X-Accel-Limit-Rate",
+        "X-Accel-Redirect",
+        "X-Amz-Cf-Pop",
+        "X-Amzn-Auth",
+        "X-Amzn-Cf-Billing",
+        "X-Amzn-Cf-Id",
+        "X-Amzn-Cf-Xff",
+        "X-Amzn-Errortype",
+        "X-Amzn-Fle-Profile",
+        "X-Amzn-Header-Count",
+        "X-Amzn-Header-Order",
+        "X-Amzn-Lambda-Integration-Tag",
+        "X-Amzn-RequestId",
+        "X-Cache",
+        "X-Edge-Location",
+        "X-Forwarded-Proto",
+        "X-Real-IP",
+        # Read-only in viewer-request and origin-request events.
+        "Accept-Encoding",
+        "CDN-Loop",
+        "Content-Length",
+        "Host",
+        "If-Modified-Since",
+        "If-None-Match",
+        "If-Range",
+        "If-Unmodified-Since",
+        "Transfer-Encoding",
+        "Via",
+    ],
+)
+@pytest.mark.parametrize("event_type", ["viewer-request", "origin-request"])
+def test_generated_response_leaves_out_headers_cloudfront_rejects(name: str, event_type: str) -> None:
+    # X-Amzn-Trace-Id is on neither list, so it stays.
+    headers = [(b"content-type", b"text/plain"), (name.encode(), b"x"), (b"x-amzn-trace-id", b"Root=1-abc")]
+    event = make_edge_event(event_type=event_type)
+    result = LambdaEdge.to_response(Response(200, headers, b"hi"), event, build_config())
+    assert sorted(result["headers"]) == ["content-type", "x-amzn-trace-id"]

@@ -527,6 +527,11 @@ def _edge_every_value(ours: Any, theirs: Any, _: Mapping[str, Any], __: Mapping[
     return {name: values[-1:] for name, values in ours.items()}, theirs
 
 
+def _edge_read_only(ours: Any, theirs: Any, _: Mapping[str, Any], __: Mapping[str, Any]) -> tuple[Any, Any]:
+    assert "content-length" not in ours and "content-length" in theirs
+    return ours, {name: values for name, values in theirs.items() if name != "content-length"}
+
+
 def _comma_space(ours: Any, theirs: Any, _: Mapping[str, Any], __: Mapping[str, Any]) -> tuple[Any, Any]:
     return {name: value.replace(", ", ",") for name, value in ours.items()}, theirs
 
@@ -596,6 +601,11 @@ RESPONSE_DIFFERENCES_WHY = {
         "values; Mangum keeps only the last one and loses the other cookies.",
         _edge_every_value,
     ),
+    "CloudFront read-only headers": Deliberate(
+        "A Lambda@Edge generated response leaves out Content-Length, which is read-only in viewer-request and "
+        "origin-request events: CloudFront answers 502 to a function that adds it; Mangum passes it on.",
+        _edge_read_only,
+    ),
     "payload 2.0 joins with comma and space": Deliberate(
         "Repeated response headers other than Set-Cookie are joined with ', ' in payload 2.0; Mangum joins with "
         "','. Both are valid (RFC 9110 5.3).",
@@ -661,6 +671,7 @@ RESPONSE_DIFFERENCES: dict[tuple[str, str], Reasons] = {
     **{("lambda-edge", app): _EDGE for app in APPS},
     ("lambda-edge", "cookies"): {**_EDGE, "headers": ("CloudFront keeps every header value",)},
     ("lambda-edge", "svg"): {**_EDGE, "body": ("SVG is text",)},
+    ("lambda-edge", "redirect"): {**_EDGE, "headers": ("CloudFront read-only headers",)},
 }
 
 
