@@ -130,7 +130,10 @@ class GatewayRequestHandler(BaseHTTPRequestHandler):
         """The response to send, or None when it has been streamed already."""
         server = self.server
         gateway = server.gateway
-        request = ClientRequest(self.command, path, query, list(self.headers.items()), body, self.client_address[0])
+        # http.server reads header bytes as Latin-1; AWS puts them into the event as UTF-8 text (bytes that are not
+        # UTF-8 do not survive there either).
+        headers = [(name, value.encode("latin-1").decode("utf-8", "replace")) for name, value in self.headers.items()]
+        request = ClientRequest(self.command, path, query, headers, body, self.client_address[0])
         host = self.headers.get("Host") or f"{server.host}:{server.server_port}"
         event = build_event(gateway, request, request_id=request_id, host=host, port=server.server_port, scheme="http")
         if event is None:
@@ -314,7 +317,8 @@ class GatewayRequestHandler(BaseHTTPRequestHandler):
         self.send_response_only(response.status, response.reason)
         self.send_header("Date", self.date_time_string())
         for name, value in response.headers:
-            self.send_header(name, value)
+            # As AWS does, the function's strings go on the wire as UTF-8 (send_header writes Latin-1).
+            self.send_header(name, value.encode("utf-8", "replace").decode("latin-1"))
         self.send_header(*framing)
         if self.close_connection:
             self.send_header("Connection", "close")

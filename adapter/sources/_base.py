@@ -72,7 +72,14 @@ def _byte_pairs(headers: Iterable[tuple[bytes, bytes]]) -> list[tuple[bytes, byt
                 f"ASGI response header names and values must be byte strings; got {type(name).__name__} "
                 f"{name!r}: {type(value).__name__}"
             )
-        pairs.append((bytes(name), bytes(value)))
+        value = bytes(value)
+        try:
+            value.decode()
+        except UnicodeDecodeError:
+            # Not UTF-8: read as Latin-1 (every byte a character, RFC 9110 5.5), re-encoded so the UTF-8 reading
+            # of response_parts gives those characters.
+            value = value.decode("latin-1").encode()
+        pairs.append((bytes(name), value))
     return pairs
 
 
@@ -82,7 +89,8 @@ def response_parts(response: Response, config: Config) -> tuple[dict[str, str], 
     text or base64, and whether it is base64.
 
     Names sent once are nearly all of them, and every shape has a plain `{name: value}` form for those; this is
-    one pass over the headers, run for every response.
+    one pass over the headers, run for every response. Values are read as UTF-8, the way AWS writes the strings
+    back as bytes, so that the client gets the bytes the application sent (see `_encoding._value`).
     """
     single: dict[str, str] = {}
     multi: dict[str, list[str]] = {}
@@ -92,14 +100,14 @@ def response_parts(response: Response, config: Config) -> tuple[dict[str, str], 
             key = names(name) or _name(name)
             if key in single:
                 if key in multi:
-                    multi[key].append(value.decode("latin-1"))
+                    multi[key].append(value.decode())
                 else:
-                    multi[key] = [single[key], value.decode("latin-1")]
+                    multi[key] = [single[key], value.decode()]
             else:
-                single[key] = value.decode("latin-1")
+                single[key] = value.decode()
     except (TypeError, AttributeError, ValueError):
         # ASGI header names and values are byte strings; a bytes-like one (bytearray, memoryview) is read as
-        # its bytes, and anything else raises InvalidResponse.
+        # its bytes, one that is not UTF-8 as Latin-1, and anything else raises InvalidResponse.
         return response_parts(Response(response.status, _byte_pairs(response.headers), response.body), config)
     content_type = single.get("content-type")
     content_encoding = single.get("content-encoding")

@@ -103,26 +103,26 @@ _NAMES_MAX = 1024
 
 
 def _name(name: str) -> bytes:
-    encoded = name.lower().encode("latin-1", "replace")
+    encoded = name.lower().encode("utf-8", "replace")
     if len(_NAMES) < _NAMES_MAX:
         _NAMES[name] = encoded
     return encoded
 
 
+# API Gateway, Function URLs and ALB put the bytes of each header into the event's JSON as they came: a client's
+# UTF-8 is text there (a header of "Srīperumbūdūr" arrives as that string, https://github.com/honojs/hono/issues/4432),
+# and bytes that are not UTF-8 break the event (https://github.com/awslabs/aws-lambda-rust-runtime/issues/509).
+# Encoding the strings as UTF-8 gives the application the bytes the client sent, as uvicorn would, and is what
+# Mangum does. What UTF-8 cannot hold (a lone surrogate from a JSON escape) becomes "?" rather than an error.
 def _value(value: str) -> bytes:
-    # Header values are latin-1 on the wire (RFC 9110 5.5), but API Gateway hands over str and may carry
-    # anything; what latin-1 cannot hold travels as UTF-8 rather than failing the request.
-    try:
-        return value.encode("latin-1")
-    except UnicodeEncodeError:
-        return value.encode("utf-8")
+    return value.encode("utf-8", "replace")
 
 
 def headers_from_single(headers: dict[str, str]) -> Headers:
     """ASGI headers from a `{"Name": "value"}` mapping: names lower-cased, everything bytes."""
     names = _NAMES.get
     try:
-        return [(names(name) or _name(name), value.encode("latin-1")) for name, value in headers.items()]
+        return [(names(name) or _name(name), value.encode()) for name, value in headers.items()]
     except (UnicodeEncodeError, AttributeError):
         return [(_name(name), _value(str(value))) for name, value in headers.items()]
 
@@ -132,7 +132,7 @@ def headers_from_multi(headers: dict[str, list[str]]) -> Headers:
     names = _NAMES.get
     try:
         return [
-            (names(name) or _name(name), value.encode("latin-1"))
+            (names(name) or _name(name), value.encode())
             for name, values in headers.items()
             for value in (values if values.__class__ is list else _values(name, values))
         ]

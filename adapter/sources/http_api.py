@@ -50,7 +50,7 @@ class HTTPAPIV2(EventSource):
         if cookies:
             if "cookie" in raw_headers:
                 headers = [pair for pair in headers if pair[0] != b"cookie"]
-            headers.append((b"cookie", "; ".join(cookies).encode("latin-1", "replace")))
+            headers.append((b"cookie", "; ".join(cookies).encode("utf-8", "replace")))
         # Payload 2.0 header names are already lower-case.
         server, scheme = server_and_scheme(
             raw_headers.get("host"), raw_headers.get("x-forwarded-port"), raw_headers.get("x-forwarded-proto")

@@ -55,10 +55,11 @@ def test_root_path_matches_whole_segments() -> None:
     assert root_path_for(b"/x", "") == ""
 
 
-def test_multi_value_headers_with_null_or_non_latin_1_values() -> None:
-    assert headers_from_multi({"X-A": None, "X-B": ["\u2603", "ok"]}) == [  # type: ignore[dict-item]
+def test_multi_value_headers_with_null_or_non_ascii_values() -> None:
+    assert headers_from_multi({"X-A": None, "X-B": ["\u2603", "ok", "S\u00e3o"]}) == [  # type: ignore[dict-item]
         (b"x-b", "\u2603".encode()),
         (b"x-b", b"ok"),
+        (b"x-b", b"S\xc3\xa3o"),
     ]
     with pytest.raises(MalformedEvent, match="multi-value header 'X-C' must map to a list of strings, not str"):
         headers_from_multi({"X-C": "v"})  # type: ignore[dict-item]
@@ -74,8 +75,10 @@ def test_non_string_header_values_are_carried_as_text() -> None:
         ({}, []),
         ({"X-A": "1", "x-b": "two"}, [(b"x-a", b"1"), (b"x-b", b"two")]),
         ({"X-Line": "a\nb", "X-B": "2"}, [(b"x-line", b"a\nb"), (b"x-b", b"2")]),
-        ({"X-Caf\u00e9": "\u2603"}, [(b"x-caf\xe9", "\u2603".encode())]),
-        ({"X-\u2603": "v"}, [(b"x-?", b"v")]),
+        ({"X-Caf\u00e9": "\u2603"}, [(b"x-caf\xc3\xa9", b"\xe2\x98\x83")]),
+        ({"X-\u2603": "v"}, [(b"x-\xe2\x98\x83", b"v")]),
+        # A lone surrogate (a JSON escape with no pair) cannot be UTF-8: it becomes "?" instead of an error.
+        ({"X-\ud800": "a\udc00"}, [(b"x-?", b"a?")]),
     ],
 )
 def test_single_value_headers(headers: dict[str, str], expected: list[tuple[bytes, bytes]]) -> None:

@@ -274,6 +274,20 @@ def test_response_headers_that_are_not_byte_pairs_give_a_500(
     assert record.getMessage().endswith("; answering 500 [-]")
 
 
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (b"S\xc3\xa3o Paulo", "S\u00e3o Paulo"),  # UTF-8: AWS writes the string back as these bytes
+        (b"caf\xe9", "caf\u00e9"),  # not UTF-8: each byte is a Latin-1 character
+        (bytearray(b"caf\xe9"), "caf\u00e9"),
+    ],
+)
+def test_response_header_values_are_read_as_utf_8(value: bytes, text: str, make_adapter: AdapterFactory) -> None:
+    headers = [(b"content-type", b"text/plain"), (b"x-city", value), (b"x-city", b"B\xc3\xa9ja")]
+    result = make_adapter(responder(200, headers, b"hi"))(make_rest_event(), None)
+    assert result["multiValueHeaders"] == {"x-city": [text, "B\u00e9ja"]}
+
+
 def test_a_repeated_content_type_decides_by_its_first_value(make_adapter: AdapterFactory) -> None:
     headers = [(b"content-type", b"text/plain"), (b"Content-Type", b"image/png"), (b"set-cookie", b"a=1")]
     result = make_adapter(responder(200, headers, b"hi"))(make_http_v2_event(), None)

@@ -124,3 +124,11 @@ def test_response_sends_cookies_apart_and_joins_other_repeated_headers(
 def test_response_never_invents_a_content_type() -> None:
     result = HTTPAPIV2.to_response(Response(204, [], b""), make_http_v2_event(), build_config())
     assert result == {"statusCode": 204, "headers": {}, "body": "", "isBase64Encoded": False}
+
+
+def test_cookies_carry_their_utf_8_bytes() -> None:
+    # As every other header: AWS hands over the client's UTF-8 as text, and the app gets the bytes back.
+    event = make_http_v2_event()
+    event["cookies"] = ["session=abc", "city=\u0141\u00f3d\u017a"]
+    cookie = [value for name, value in scope_of(event)["headers"] if name == b"cookie"]
+    assert cookie == ["session=abc; city=\u0141\u00f3d\u017a".encode()]

@@ -72,6 +72,14 @@ async def large(request: Request) -> Response:
     return Response(b"x" * size, media_type="application/octet-stream")
 
 
+async def header_bytes(request: Request) -> Response:
+    """The bytes of the request's X-City header: as the body (in hex), and back as a response header."""
+    raw = dict(request.scope["headers"]).get(b"x-city", b"")
+    response = PlainTextResponse(raw.hex())
+    response.raw_headers.append((b"x-city", raw))
+    return response
+
+
 class Gates:
     """What the streaming routes wait for, and what they note down as they go (reset by the tests that use them)."""
 
@@ -139,6 +147,7 @@ app = Starlette(
         Route("/hello", hello, name="hello"),
         Route("/echo/{rest:path}", echo, methods=["GET", "POST", "PUT", "DELETE", "HEAD"]),
         Route("/cookies", cookies),
+        Route("/header-bytes", header_bytes),
         Route("/redirect", redirect),
         Route("/image.png", image),
         Route("/upload", upload, methods=["POST"]),

@@ -68,6 +68,17 @@ def test_several_set_cookie_headers(serve: Serve, format: str) -> None:
 
 
 @pytest.mark.parametrize("format", FORMATS)
+@pytest.mark.parametrize("city", ["S\u00e3o Paulo", "\u0141\u00f3d\u017a"])
+def test_non_ascii_header_bytes_reach_the_app_and_the_client_unchanged(serve: Serve, format: str, city: str) -> None:
+    # UTF-8 from the client is text in the event and the same bytes in the scope; the app's UTF-8 header goes back
+    # out as it was sent.
+    with serve(format=format) as client:
+        response = client.get("header-bytes", headers={"x-city": city.encode()})
+    assert response.text == city.encode().hex()
+    assert dict(response.headers.raw)[b"x-city"] == city.encode()
+
+
+@pytest.mark.parametrize("format", FORMATS)
 def test_binary_upload_and_download(serve: Serve, format: str) -> None:
     upload = bytes(range(256)) * 16
     with serve(format=format) as client:
