@@ -73,7 +73,7 @@ def test_non_ascii_header_bytes_reach_the_app_and_the_client_unchanged(serve: Se
     # UTF-8 from the client is text in the event and the same bytes in the scope; the app's UTF-8 header goes back
     # out as it was sent.
     with serve(format=format) as client:
-        response = client.get("header-bytes", headers={"x-city": city.encode()})
+        response = client.get("header-bytes", headers={b"x-city": city.encode()})
     assert response.text == city.encode().hex()
     assert dict(response.headers.raw)[b"x-city"] == city.encode()
 
