@@ -61,6 +61,8 @@ def test_multi_value_headers_with_null_or_non_ascii_values() -> None:
         (b"x-b", b"ok"),
         (b"x-b", b"S\xc3\xa3o"),
     ]
+    # A number is carried as its text, a lone surrogate as "?".
+    assert headers_from_multi({"X-C": [3, "a\udc00"]}) == [(b"x-c", b"3"), (b"x-c", b"a?")]  # type: ignore[list-item]
     with pytest.raises(MalformedEvent, match="multi-value header 'X-C' must map to a list of strings, not str"):
         headers_from_multi({"X-C": "v"})  # type: ignore[dict-item]
 
