@@ -6,6 +6,7 @@ import asyncio
 import atexit
 import json
 import logging
+import os
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -24,8 +25,17 @@ logger = logging.getLogger("adapter")
 # The most a synchronous invocation may return, after base64 and JSON encoding; beyond it Lambda fails the
 # invocation and the client sees an opaque 502: https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html
 MAX_RESPONSE_BYTES = 6 * 1024 * 1024
-# A body this small cannot take the response near the limit, so its size is not worked out.
-_SMALL_BODY_BYTES = 1024 * 1024
+# JSON writes a byte of a body as at most six characters (a control character as \u0001), so a body this small
+# cannot take the response, headers included, over the limit, and its size is not worked out.
+_SMALL_BODY_BYTES = 1000 * 1024
+
+
+def escapes_non_ascii(execution_env: str) -> bool:
+    """Whether the managed runtime writes a response's non-ASCII characters as JSON escapes (six bytes or twelve
+    each): before python3.12; from it they are written as UTF-8 (`Encoder` in awslambdaric's
+    lambda_runtime_marshaller.py). `execution_env` is the AWS_EXECUTION_ENV variable."""
+    version = execution_env.removeprefix("AWS_Lambda_python3.")
+    return not (version.isdigit() and int(version) >= 12)
 
 
 class LambdaAdapter:
@@ -80,6 +90,7 @@ class LambdaAdapter:
                 raise ConfigurationError(f"triggers must be an adapter.triggers.Triggers, not {triggers!r}")
         self.triggers = triggers
         self._lifespan = Lifespan(app, self.config.lifespan)
+        self._escapes_non_ascii = escapes_non_ascii(os.environ.get("AWS_EXECUTION_ENV", ""))
         self._loop: asyncio.AbstractEventLoop | None = None
 
     @property
@@ -179,10 +190,13 @@ class LambdaAdapter:
         except InvalidResponse as exc:
             logger.error("%s; answering 500 [%s]", exc, request_id)
             return source.to_response(internal_error(), event, self.config)
-        if len(response.body) > _SMALL_BODY_BYTES and _payload_size(result) > MAX_RESPONSE_BYTES:
+        if (
+            len(response.body) > _SMALL_BODY_BYTES
+            and _payload_size(result, self._escapes_non_ascii) > MAX_RESPONSE_BYTES
+        ):
             logger.error(
                 "Response of %d bytes is over Lambda's %d byte limit for a synchronous invocation; answering 500 [%s]",
-                _payload_size(result),
+                _payload_size(result, self._escapes_non_ascii),
                 MAX_RESPONSE_BYTES,
                 request_id,
             )
@@ -200,15 +214,17 @@ class LambdaAdapter:
         return lifespan.state.copy() if lifespan.started else None
 
 
-def _payload_size(result: LambdaResponse) -> int:
+def _payload_size(result: LambdaResponse, ascii_only: bool) -> int:
     """The size of the response as Lambda serialises it, to within a few bytes."""
     body = result.pop("body", "")
     try:
-        envelope = len(json.dumps(result))
+        envelope = len(json.dumps(result, ensure_ascii=ascii_only).encode())
     finally:
         result["body"] = body
     # A base64 body needs no escaping; a text one may (quotes, control and non-ASCII characters).
     body_size = (
-        len(body) if result.get("isBase64Encoded") or result.get("bodyEncoding") == "base64" else len(json.dumps(body))
+        len(body)
+        if result.get("isBase64Encoded") or result.get("bodyEncoding") == "base64"
+        else len(json.dumps(body, ensure_ascii=ascii_only).encode())
     )
     return envelope + body_size + len(',"body":')

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
-from adapter.handler import LambdaAdapter
+from adapter.handler import LambdaAdapter, escapes_non_ascii
 from adapter.runtime.client import Invocation, RuntimeAPIError, RuntimeClient
 from adapter.runtime.context import ContextError, LambdaContext
 from adapter.runtime.invocation import (
@@ -105,7 +105,7 @@ class Runtime:
         self.deadline_margin = deadline_margin
         self.adapter = handler if isinstance(handler, LambdaAdapter) else None
         self._own_loop: asyncio.AbstractEventLoop | None = None
-        self._ensure_ascii = _ensure_ascii(os.environ.get("AWS_EXECUTION_ENV", ""))
+        self._ensure_ascii = escapes_non_ascii(os.environ.get("AWS_EXECUTION_ENV", ""))
         self._waiting = False
         self._stopping = False
 
@@ -259,13 +259,6 @@ class Runtime:
 def _loop_time(loop: asyncio.AbstractEventLoop, wall_clock: float) -> float:
     """A moment on the wall clock (the Runtime API's deadline is in epoch milliseconds) on the loop's clock."""
     return loop.time() + (wall_clock - time.time())
-
-
-def _ensure_ascii(execution_env: str) -> bool:
-    # The managed runtime's marshaller writes non-ASCII characters as they are from python3.12 on, and escapes
-    # them before (`Encoder` in awslambdaric's lambda_runtime_marshaller.py); the same bytes either way.
-    version = execution_env.removeprefix("AWS_Lambda_python3.")
-    return not (version.isdigit() and int(version) >= 12)
 
 
 def _xray_cause(error: BaseException, error_type: str) -> dict[str, Any]:

@@ -181,6 +181,22 @@ def test_large_response_under_the_limit_is_returned(make_adapter: AdapterFactory
     assert make_adapter(big)(make_alb_event(), None)["statusCode"] == 500
 
 
+@pytest.mark.parametrize(("execution_env", "status"), [("AWS_Lambda_python3.12", 200), ("AWS_Lambda_python3.11", 500)])
+def test_non_ascii_text_counts_as_the_runtime_writes_it(
+    execution_env: str, status: int, make_adapter: AdapterFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 4.4 MB of Cyrillic: that many bytes of UTF-8 from python3.12 on, 13.2 MB of \u escapes before.
+    monkeypatch.setenv("AWS_EXECUTION_ENV", execution_env)
+    app = responder(200, [(b"content-type", b"text/plain; charset=utf-8")], "\u0436".encode() * 2_200_000)
+    assert make_adapter(app)(make_http_v2_event(), None)["statusCode"] == status
+
+
+def test_a_small_body_of_control_characters_is_measured_too(make_adapter: AdapterFactory) -> None:
+    # 1 MiB of \x01 is 6 MiB of \u0001 escapes, over the limit once the headers are counted.
+    app = responder(200, [(b"content-type", b"text/plain")], b"\x01" * 1024 * 1024)
+    assert make_adapter(app)(make_http_v2_event(), None)["statusCode"] == 500
+
+
 def test_edge_payload_size_uses_body_encoding(make_adapter: AdapterFactory) -> None:
     app = responder(200, [(b"content-type", b"application/octet-stream")], b"\x00" * 4_800_000)
     assert make_adapter(app)(make_edge_event(), None)["status"] == "500"
