@@ -15,6 +15,7 @@ from adapter.exceptions import ConfigurationError, EventError, InvalidResponse, 
 from adapter.http import internal_error, run_http
 from adapter.lifespan import Lifespan
 from adapter.sources import DEFAULT_SOURCES, EventSource, Response, detect
+from adapter.sources._base import LAMBDA_RESPONSE_BYTES
 from adapter.types import ASGIApp, LambdaContext, LambdaEvent, LambdaResponse, Scope
 
 if TYPE_CHECKING:
@@ -22,12 +23,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("adapter")
 
-# The most a synchronous invocation may return, after base64 and JSON encoding; beyond it Lambda fails the
-# invocation and the client sees an opaque 502: https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html
-MAX_RESPONSE_BYTES = 6 * 1024 * 1024
-# JSON writes a byte of a body as at most six characters (a control character as \u0001), so a body this small
-# cannot take the response, headers included, over the limit, and its size is not worked out.
-_SMALL_BODY_BYTES = 1000 * 1024
+# Lambda's own limit for a synchronous response; the load balancer's and CloudFront's are lower
+# (`EventSource.response_limit`).
+MAX_RESPONSE_BYTES = LAMBDA_RESPONSE_BYTES
 
 
 def escapes_non_ascii(execution_env: str) -> bool:
@@ -183,24 +181,24 @@ class LambdaAdapter:
     def http_result(
         self, source: type[EventSource], response: Response, event: LambdaEvent, request_id: str
     ) -> LambdaResponse:
-        """The application's whole response in the shape `source` returns it, or a 500 when it is over Lambda's
-        limit for a synchronous response."""
+        """The application's whole response in the shape `source` returns it, or a 500 when it is over what the
+        service takes back (Lambda's 6 MB for a synchronous invocation, less for the load balancer and CloudFront)."""
         try:
             result = source.to_response(response, event, self.config)
         except InvalidResponse as exc:
             logger.error("%s; answering 500 [%s]", exc, request_id)
             return source.to_response(internal_error(), event, self.config)
-        if (
-            len(response.body) > _SMALL_BODY_BYTES
-            and _payload_size(result, self._escapes_non_ascii) > MAX_RESPONSE_BYTES
-        ):
-            logger.error(
-                "Response of %d bytes is over Lambda's %d byte limit for a synchronous invocation; answering 500 [%s]",
-                _payload_size(result, self._escapes_non_ascii),
-                MAX_RESPONSE_BYTES,
-                request_id,
-            )
-            result = source.to_response(internal_error(b"Response too large for AWS Lambda"), event, self.config)
+        if len(response.body) > source.small_body_bytes:
+            size, limit = _payload_size(result, self._escapes_non_ascii), source.response_limit(event)
+            if size > limit:
+                logger.error(
+                    "Response of %d bytes is over the %d byte limit on responses to %s events; answering 500 [%s]",
+                    size,
+                    limit,
+                    source.name,
+                    request_id,
+                )
+                result = source.to_response(internal_error(b"Response too large for AWS Lambda"), event, self.config)
         return result
 
     def _state(self) -> dict[str, Any] | None:

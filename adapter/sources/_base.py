@@ -23,10 +23,30 @@ class Response:
         self.body = body
 
 
+# The most a synchronous invocation may return, after base64 and JSON encoding; beyond it Lambda fails the
+# invocation and the client sees an opaque 502: https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html
+LAMBDA_RESPONSE_BYTES = 6 * 1024 * 1024
+
+
+def small_body_bytes(limit: int) -> int:
+    """The largest body that cannot take a response over `limit`: JSON writes a byte as at most six characters
+    (a control character as \\u0001), and 64 KiB are left for the status and headers."""
+    return max(0, (limit - 64 * 1024) // 6)
+
+
 class EventSource:
     """One shape of Lambda event: recognises it, turns it into an ASGI request, and shapes the response."""
 
     name: ClassVar[str]
+    # The most the service takes back from the function (see `response_limit`), and the body size up to which a
+    # response cannot be over it, so that its size is not worked out.
+    response_bytes: ClassVar[int] = LAMBDA_RESPONSE_BYTES
+    small_body_bytes: ClassVar[int] = small_body_bytes(LAMBDA_RESPONSE_BYTES)
+
+    @classmethod
+    def response_limit(cls, event: LambdaEvent) -> int:
+        """The most the service takes back for this event, in bytes of the JSON response."""
+        return cls.response_bytes
 
     @classmethod
     def matches(cls, event: LambdaEvent) -> bool:

@@ -78,6 +78,16 @@ def _cf(event: LambdaEvent) -> dict[str, Any]:
 
 class LambdaEdge(EventSource):
     name = "Lambda@Edge"
+    # A generated response, headers and body, is limited to 40 KB for a viewer request and 1 MB for an origin
+    # request; past it CloudFront answers 502:
+    # https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/cloudfront-limits.html#limits-lambda-at-edge
+    response_bytes = 1024 * 1024
+    small_body_bytes = 0
+
+    @classmethod
+    def response_limit(cls, event: LambdaEvent) -> int:
+        config = _cf(event).get("config") or {}
+        return 40 * 1024 if config.get("eventType") == "viewer-request" else cls.response_bytes
 
     @classmethod
     def matches(cls, event: LambdaEvent) -> bool:

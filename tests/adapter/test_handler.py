@@ -175,10 +175,39 @@ def test_response_over_the_payload_limit_is_a_visible_500(
 def test_large_response_under_the_limit_is_returned(make_adapter: AdapterFactory) -> None:
     # Escaping matters for text: 2 MB of quotes become 4 MB of JSON, still under the limit.
     app = responder(200, [(b"content-type", b"text/plain")], b'"' * 2_000_000)
-    result = make_adapter(app)(make_alb_event(), None)
+    result = make_adapter(app)(make_rest_event(), None)
     assert result["statusCode"] == 200 and len(result["body"]) == 2_000_000
     big = responder(200, [(b"content-type", b"text/plain")], b'"' * 3_200_000)
-    assert make_adapter(big)(make_alb_event(), None)["statusCode"] == 500
+    assert make_adapter(big)(make_rest_event(), None)["statusCode"] == 500
+
+
+@pytest.mark.parametrize(
+    ("event", "under", "over", "limit"),
+    [
+        # The load balancer takes back at most 1 MB of JSON; CloudFront 40 KB for a viewer request, 1 MB for an
+        # origin request. Past them they answer 502 without a word; the adapter answers 500 and logs why.
+        (make_alb_event(), 1_000_000, 1_100_000, 1024 * 1024),
+        (make_edge_event(event_type="viewer-request"), 40_000, 42_000, 40 * 1024),
+        (make_edge_event(event_type="origin-request"), 1_000_000, 1_100_000, 1024 * 1024),
+    ],
+    ids=["alb", "edge-viewer-request", "edge-origin-request"],
+)
+def test_the_services_own_response_limits(
+    event: dict[str, Any],
+    under: int,
+    over: int,
+    limit: int,
+    make_adapter: AdapterFactory,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def status(size: int) -> int:
+        result = make_adapter(responder(200, [(b"content-type", b"text/plain")], b"x" * size))(event, None)
+        return int(result.get("statusCode") or result["status"])
+
+    assert status(under) == 200
+    assert status(over) == 500
+    [record] = [record for record in caplog.records if record.levelno == logging.ERROR]
+    assert f"over the {limit} byte limit on responses to" in record.getMessage()
 
 
 @pytest.mark.parametrize(("execution_env", "status"), [("AWS_Lambda_python3.12", 200), ("AWS_Lambda_python3.11", 500)])

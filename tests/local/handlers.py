@@ -185,6 +185,7 @@ def returns_garbage(event: dict[str, Any], context: Any) -> Any:
         "bad-description": {"statusCode": 200, "statusDescription": 200},
         "not-json": {"statusCode": 200, "body": b"bytes are not JSON"},
         "huge": {"statusCode": 200, "body": "x" * (6 * 1024 * 1024 + 100)},
+        "over-1-mb": {"statusCode": 200, "body": "x" * 1_100_000},
     }
     return results.get(kind, {"statusCode": 200, "body": json.dumps(sorted(results))})
 

@@ -228,10 +228,16 @@ def test_response_over_6_mb_is_502(serve: Serve, caplog: pytest.LogCaptureFixtur
 
 
 def test_alb_response_over_1_mb_is_502(serve: Serve, caplog: pytest.LogCaptureFixture) -> None:
-    with serve(format="alb") as client:
-        response = client.get("large?bytes=1100000")
+    with serve("tests.local.handlers.returns_garbage", format="alb") as client:
+        response = client.get("over-1-mb")
     assert response.status_code == 502 and b"502 Bad Gateway" in response.content
     assert "over the load balancer's 1048576 byte limit" in caplog.text
+
+
+def test_the_adapter_answers_500_itself_past_the_load_balancers_limit(serve: Serve) -> None:
+    with serve(format="alb") as client:
+        response = client.get("large?bytes=1100000")
+    assert (response.status_code, response.text) == (500, "Response too large for AWS Lambda")
 
 
 def test_the_adapter_answers_500_itself_past_lambdas_limit(serve: Serve) -> None:
