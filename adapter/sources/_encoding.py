@@ -192,12 +192,13 @@ def server_and_scheme_from(
     host = lookup.get(b"host")
     port = lookup.get(b"x-forwarded-port")
     proto = lookup.get(proto_header)
+    # The pairs hold the UTF-8 of the event's strings (see _value), so decoding them gives those strings back.
     if port == b"443" and (proto is None or proto == b"https") and host and b":" not in host:
-        return (host.decode("latin-1"), 443), "https"  # nearly every request
+        return (host.decode(), 443), "https"  # nearly every request
     return server_and_scheme(
-        host.decode("latin-1") if host else None,
-        port.decode("latin-1") if port else None,
-        proto.decode("latin-1") if proto else None,
+        host.decode() if host else None,
+        port.decode() if port else None,
+        proto.decode() if proto else None,
     )
 
 

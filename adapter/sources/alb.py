@@ -63,7 +63,7 @@ class ALB(EventSource):
         forwarded_for = lookup.get(b"x-forwarded-for")
         # The load balancer appends the address it saw to X-Forwarded-For; entries to its left come from the
         # client and can be forged, so the last one is the client as far as the load balancer can tell.
-        client_ip = forwarded_for.rsplit(b",", 1)[-1].strip().decode("latin-1") if forwarded_for else None
+        client_ip = forwarded_for.rsplit(b",", 1)[-1].strip().decode() if forwarded_for else None
 
         raw, decoded = split_path(path)
         scope = base_scope(

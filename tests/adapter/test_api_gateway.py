@@ -62,6 +62,7 @@ def test_a_stage_name_that_needs_escaping_is_escaped_in_raw_path() -> None:
         ({"Host": "localhost:3000", "X-Forwarded-Proto": "http"}, ("localhost", 3000), "http"),
         ({"Host": "h.example.com"}, ("h.example.com", 443), "https"),
         ({"X-Forwarded-Port": "443", "X-Forwarded-Proto": "https"}, None, "https"),
+        ({"host": "b\u00fccher.example:8443"}, ("b\u00fccher.example", 8443), "https"),  # the event's text, back
     ],
 )
 def test_server_and_scheme_under_any_casing(
