@@ -28,7 +28,7 @@ class Response:
 LAMBDA_RESPONSE_BYTES = 6 * 1024 * 1024
 
 
-def small_body_bytes(limit: int) -> int:
+def largest_safe_body(limit: int) -> int:
     """The largest body that cannot take a response over `limit`: JSON writes a byte as at most six characters
     (a control character as \\u0001), and 64 KiB are left for the status and headers."""
     return max(0, (limit - 64 * 1024) // 6)
@@ -41,7 +41,7 @@ class EventSource:
     # The most the service takes back from the function (see `response_limit`), and the body size up to which a
     # response cannot be over it, so that its size is not worked out.
     response_bytes: ClassVar[int] = LAMBDA_RESPONSE_BYTES
-    small_body_bytes: ClassVar[int] = small_body_bytes(LAMBDA_RESPONSE_BYTES)
+    small_body_bytes: ClassVar[int] = largest_safe_body(LAMBDA_RESPONSE_BYTES)
 
     @classmethod
     def response_limit(cls, event: LambdaEvent) -> int:

@@ -12,7 +12,7 @@ from typing import Any
 
 from adapter.config import Config
 from adapter.exceptions import MalformedEvent
-from adapter.sources._base import EventSource, Response, base_scope, response_parts, small_body_bytes
+from adapter.sources._base import EventSource, Response, base_scope, largest_safe_body, response_parts
 from adapter.sources._encoding import (
     decode_body,
     headers_from_multi,
@@ -30,7 +30,7 @@ class ALB(EventSource):
     # "The maximum size of the response JSON that the Lambda function can send is 1 MB"; past it the load balancer
     # answers 502: https://docs.aws.amazon.com/elasticloadbalancing/latest/application/lambda-functions.html
     response_bytes = 1024 * 1024
-    small_body_bytes = small_body_bytes(response_bytes)
+    small_body_bytes = largest_safe_body(response_bytes)
 
     @classmethod
     def matches(cls, event: LambdaEvent) -> bool:
