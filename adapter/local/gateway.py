@@ -317,7 +317,8 @@ class GatewayRequestHandler(BaseHTTPRequestHandler):
         self.send_response_only(response.status, response.reason)
         self.send_header("Date", self.date_time_string())
         for name, value in response.headers:
-            # As AWS does, the function's strings go on the wire as UTF-8 (send_header writes Latin-1).
+            # The function's strings go on the wire as UTF-8, the encoding AWS reads request headers into the event
+            # with (send_header writes Latin-1).
             self.send_header(name, value.encode("utf-8", "replace").decode("latin-1"))
         self.send_header(*framing)
         if self.close_connection:

@@ -109,8 +109,9 @@ def response_parts(response: Response, config: Config) -> tuple[dict[str, str], 
     text or base64, and whether it is base64.
 
     Names sent once are nearly all of them, and every shape has a plain `{name: value}` form for those; this is
-    one pass over the headers, run for every response. Values are read as UTF-8, the way AWS writes the strings
-    back as bytes, so that the client gets the bytes the application sent (see `_encoding._value`).
+    one pass over the headers, run for every response. Values are read as UTF-8, the encoding AWS reads request
+    header bytes into the event with (see `_encoding._value`): a header the application echoes goes back as it
+    came.
     """
     single: dict[str, str] = {}
     multi: dict[str, list[str]] = {}
