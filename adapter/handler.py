@@ -7,6 +7,8 @@ import atexit
 import json
 import logging
 import os
+import threading
+import weakref
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -97,7 +99,7 @@ class LambdaAdapter:
         if self._loop is None or self._loop.is_closed():
             self._loop = asyncio.new_event_loop()
             # Lambda sends SIGTERM only to functions with extensions, so process exit is the moment to shut down.
-            atexit.register(self.close)
+            _close_at_exit(self)
         return self._loop
 
     def startup(self) -> None:
@@ -111,11 +113,13 @@ class LambdaAdapter:
         With a `timeout` (seconds), a shutdown that takes longer is cancelled and `TimeoutError` raised, after the
         loop is closed all the same.
         """
+        self._close(timeout, at_exit=False)
+
+    def _close(self, timeout: float | None, *, at_exit: bool) -> None:
         loop = self._loop
         if loop is None or loop.is_closed():
             return
         self._loop = None
-        atexit.unregister(self.close)
         try:
             loop.run_until_complete(asyncio.wait_for(self._lifespan.shutdown(), timeout))
         finally:
@@ -125,8 +129,11 @@ class LambdaAdapter:
             if pending:
                 loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
             loop.run_until_complete(loop.shutdown_asyncgens())
-            # Sync trigger handlers run in the loop's default executor; its threads end here, not at exit.
-            loop.run_until_complete(loop.shutdown_default_executor())
+            if not at_exit:
+                # Sync trigger handlers run in the loop's default executor; its threads end here. At exit,
+                # concurrent.futures joins them itself, next, and Python 3.12 refuses the thread that
+                # shutdown_default_executor() starts to wait for them.
+                loop.run_until_complete(loop.shutdown_default_executor())
             loop.close()
 
     def __call__(self, event: LambdaEvent, context: LambdaContext | None) -> Any:
@@ -210,6 +217,25 @@ class LambdaAdapter:
             self.loop.run_until_complete(lifespan.startup())
         # A shallow copy per invocation, as uvicorn gives each request: they share what startup put there.
         return lifespan.state.copy() if lifespan.started else None
+
+
+def _close_at_exit(adapter: LambdaAdapter) -> None:
+    """Closes `adapter` when the process exits, unless it is gone or closed by then."""
+    # At exit, Python stops the thread pools of concurrent.futures before it runs atexit callbacks (its
+    # concurrent/futures/thread.py hooks `_python_exit` into threading._register_atexit), so a lifespan shutdown
+    # run from atexit could not use asyncio.to_thread or run_in_executor. threading runs its exit hooks
+    # last-registered first: one registered once that module is imported runs while the pools still work.
+    import concurrent.futures.thread  # noqa: F401 (its hook is registered on import)
+
+    reference = weakref.ref(adapter)
+
+    def close() -> None:
+        adapter = reference()
+        if adapter is not None:
+            adapter._close(None, at_exit=True)
+
+    register: Callable[[Callable[[], None]], object] = getattr(threading, "_register_atexit", atexit.register)
+    register(close)
 
 
 def _payload_size(result: LambdaResponse, ascii_only: bool) -> int:

@@ -1,8 +1,15 @@
 from __future__ import annotations
 
+import atexit
+import gc
 import json
 import logging
 import re
+import subprocess
+import sys
+import threading
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -341,3 +348,61 @@ def test_a_repeated_content_type_decides_by_its_first_value(make_adapter: Adapte
     assert result["cookies"] == ["a=1"]
     encoded = [(b"content-encoding", b"gzip"), (b"content-encoding", b"br"), (b"content-type", b"text/plain")]
     assert make_adapter(responder(200, encoded, b"hi"))(make_http_v2_event(), None)["isBase64Encoded"]
+
+
+_EXIT_SCRIPT = """
+import asyncio
+from adapter import LambdaAdapter
+from tests.adapter.builders import make_http_v2_event
+
+async def app(scope, receive, send):
+    if scope["type"] == "lifespan":
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            else:
+                await asyncio.to_thread(print, "closed the pool in a thread")
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+    await asyncio.to_thread(lambda: None)  # the loop's default executor now has a worker
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": b"ok"})
+
+handler = LambdaAdapter(app)
+print(handler(make_http_v2_event(), None)["statusCode"])
+"""
+
+
+def test_the_shutdown_at_process_exit_can_use_threads() -> None:
+    # At exit Python stops thread pools before atexit callbacks run, and 3.12 refuses to start threads there: the
+    # adapter shuts down before both, so asyncio.to_thread works and nothing is reported at exit.
+    root = Path(__file__).resolve().parents[2]
+    result = subprocess.run(
+        [sys.executable, "-W", "error", "-c", _EXIT_SCRIPT], cwd=root, capture_output=True, text=True, timeout=60
+    )
+    assert (result.stdout.splitlines(), result.stderr) == (["200", "closed the pool in a thread"], "")
+
+
+def test_without_threadings_exit_hook_the_adapter_closes_from_atexit(
+    make_adapter: AdapterFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    registered: list[Callable[[], None]] = []
+    import concurrent.futures.thread  # noqa: F401 (it registers a hook of its own when imported)
+
+    monkeypatch.delattr(threading, "_register_atexit")
+    monkeypatch.setattr(atexit, "register", registered.append)
+    handler = make_adapter()
+    handler(make_http_v2_event(), None)
+    loop = handler.loop
+    [close] = registered
+    close()
+    assert loop.is_closed()
+    # An adapter that is gone by then is left alone.
+    gone = LambdaAdapter(echo_app, lifespan="off")
+    loop = gone.loop
+    del gone
+    gc.collect()
+    registered[-1]()
+    assert not loop.is_closed()
+    loop.close()
