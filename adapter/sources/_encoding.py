@@ -10,12 +10,14 @@ from adapter.config import Config
 from adapter.exceptions import MalformedEvent
 from adapter.types import Headers
 
-# Characters a client may send unescaped in a path (RFC 3986 pchar plus "/" and "%"): anything else, such as
-# the literal space that HTTP API puts in `rawPath`, was escaped on the wire and is escaped again for raw_path.
-_PATH_SAFE = "/%:@!$&'()*+,;=-._~"
-_PATH_NEEDS_QUOTING = re.compile(r"[^A-Za-z0-9/%:@!$&'()*+,;=\-._~]").search
-_QUERY_SAFE = "/%:@!$&'()*+,;=-._~?"
-_QUERY_NEEDS_QUOTING = re.compile(r"[^A-Za-z0-9/%:@!$&'()*+,;=\-._~?]").search
+# The printable ASCII characters clients send as they are: all but those a browser escapes (the WHATWG URL
+# standard's path and query percent-encode sets, https://url.spec.whatwg.org/#path-percent-encode-set), so that
+# "[", "]", "|" and "^" reach raw_path and query_string as sent. Anything else, such as the literal space HTTP API
+# puts in `rawPath` where the client sent %20, was escaped on the wire and is escaped again.
+_PATH_SAFE = "/%:@!$&'()*+,;=-._~[]|^\\"
+_PATH_NEEDS_QUOTING = re.compile(r"[^A-Za-z0-9/%:@!$&'()*+,;=\-._~\[\]|^\\]").search
+_QUERY_SAFE = "/%:@!$&'()*+,;=-._~?[]|^\\`{}"
+_QUERY_NEEDS_QUOTING = re.compile(r"[^A-Za-z0-9/%:@!$&'()*+,;=\-._~?\[\]|^\\`{}]").search
 
 TEXT_MIME_TYPES = frozenset(
     {

@@ -40,11 +40,16 @@ def test_server_and_scheme(
 def test_raw_path_escapes_only_what_cannot_travel_raw() -> None:
     assert raw_path("/a%2Fb/c:d@e!$&'()*+,;=-._~") == b"/a%2Fb/c:d@e!$&'()*+,;=-._~"
     assert raw_path("/a b/?#/\u00e9") == b"/a%20b/%3F%23/%C3%A9"
+    # Clients send these as they are (a browser escapes only the WHATWG path percent-encode set).
+    assert raw_path("/items/a|b/[0]/^x\\y") == b"/items/a|b/[0]/^x\\y"
+    assert raw_path('/"<>`{}') == b"/%22%3C%3E%60%7B%7D"
 
 
 def test_raw_query_escapes_only_what_cannot_travel_raw() -> None:
     assert raw_query("a=1&b=%2F&c=/?:") == b"a=1&b=%2F&c=/?:"
     assert raw_query("q=a b&r=\u00e9") == b"q=a%20b&r=%C3%A9"
+    assert raw_query("filter[name]=x&sort=-id|asc&t={a}^`\\") == b"filter[name]=x&sort=-id|asc&t={a}^`\\"
+    assert raw_query('q="<>#') == b"q=%22%3C%3E%23"
 
 
 def test_root_path_matches_whole_segments() -> None:
