@@ -143,6 +143,7 @@ async def run_http(app: ASGIApp, scope: Scope, body: bytes, request_id: str) -> 
             logger.error(
                 "ASGI application returned before completing its response; returning what was sent [%s]", request_id
             )
+            return _cut_short(cycle)
         cycle.body = b"".join(cycle.chunks)
         return cycle
     finally:
@@ -157,5 +158,19 @@ def _failed(cycle: HTTPCycle, request_id: str) -> Response:
     logger.exception(
         "Exception in ASGI application after the response started; returning what was sent [%s]", request_id
     )
+    return _cut_short(cycle)
+
+
+def _cut_short(cycle: HTTPCycle) -> Response:
+    """What an application that stopped mid-response sent, without its Content-Length: the body is shorter than
+    that says, and a client or cache trusting it would wait for the rest or keep a truncated copy (RFC 9110 8.6)."""
+    cycle.headers = [pair for pair in cycle.headers if not _is_content_length(pair)]
     cycle.body = b"".join(cycle.chunks)
     return cycle
+
+
+def _is_content_length(pair: object) -> bool:
+    # The headers are not checked yet (response_parts does that); anything that is not a pair is left for it.
+    if isinstance(pair, tuple | list) and len(pair) == 2 and isinstance(pair[0], bytes | bytearray):
+        return bytes(pair[0]).lower() == b"content-length"
+    return False
