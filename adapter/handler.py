@@ -232,7 +232,11 @@ def _close_at_exit(adapter: LambdaAdapter) -> None:
     def close() -> None:
         adapter = reference()
         if adapter is not None:
-            adapter._close(None, at_exit=True)
+            try:
+                adapter._close(None, at_exit=True)
+            except Exception:
+                # Raised out of threading's exit hook, it would also stop the hooks after this one.
+                logger.exception("Closing the adapter at process exit failed")
 
     register: Callable[[Callable[[], None]], object] = getattr(threading, "_register_atexit", atexit.register)
     register(close)

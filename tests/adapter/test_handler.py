@@ -384,6 +384,18 @@ def test_the_shutdown_at_process_exit_can_use_threads() -> None:
     assert (result.stdout.splitlines(), result.stderr) == (["200", "closed the pool in a thread"], "")
 
 
+def test_a_shutdown_that_fails_at_process_exit_is_logged() -> None:
+    script = _EXIT_SCRIPT.replace('print, "closed the pool in a thread"', "int, 'not a number'")
+    root = Path(__file__).resolve().parents[2]
+    result = subprocess.run(
+        [sys.executable, "-W", "error", "-c", script], cwd=root, capture_output=True, text=True, timeout=60
+    )
+    assert result.stdout.splitlines() == ["200"]
+    assert result.stderr.startswith("Closing the adapter at process exit failed\n")
+    assert "LifespanError: ASGI lifespan shutdown failed: ValueError" in result.stderr
+    assert "Exception ignored" not in result.stderr
+
+
 def test_without_threadings_exit_hook_the_adapter_closes_from_atexit(
     make_adapter: AdapterFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
