@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 from collections.abc import Callable, Iterator
@@ -67,6 +68,24 @@ def responder(status: int, headers: list[tuple[bytes, bytes]], *chunks: bytes) -
             await send({"type": "http.response.body", "body": chunk, "more_body": index < len(chunks) - 1})
         if not chunks:
             await send({"type": "http.response.body", "body": b""})
+
+    return app
+
+
+def leaves_a_waiter(seen: list[str], *, raises: bool) -> ASGIApp:
+    """An app that starts a task waiting on `receive()` for the disconnect, then raises or returns without
+    answering; the task notes the message type it gets in `seen`."""
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await receive()
+
+        async def clean_up() -> None:
+            seen.append((await receive())["type"])
+
+        asyncio.get_running_loop().create_task(clean_up())
+        await asyncio.sleep(0)
+        if raises:
+            raise RuntimeError("boom")
 
     return app
 

@@ -7,6 +7,7 @@ import pytest
 
 from adapter.http import HTTPCycle, run_http
 from adapter.types import ASGIApp, Message, Receive, Scope, Send
+from tests.adapter.conftest import leaves_a_waiter
 
 SCOPE: Scope = {"type": "http"}
 
@@ -230,17 +231,7 @@ def test_a_task_waiting_for_the_disconnect_gets_it_when_the_app_ends_without_a_r
     outcome: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     got: list[str] = []
-
-    async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        await receive()
-
-        async def clean_up() -> None:
-            got.append((await receive())["type"])
-
-        asyncio.get_running_loop().create_task(clean_up())
-        await asyncio.sleep(0)
-        if outcome == "raises":
-            raise RuntimeError("boom")
+    app = leaves_a_waiter(got, raises=outcome == "raises")
 
     async def main() -> tuple[int, set[asyncio.Task[object]]]:
         response = await run_http(app, SCOPE, b"", "req-1")

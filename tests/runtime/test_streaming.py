@@ -15,6 +15,7 @@ import pytest
 from adapter import LambdaAdapter
 from adapter.types import Receive, Scope, Send
 from tests.adapter.builders import make_alb_event, make_function_url_event, make_rest_event
+from tests.adapter.conftest import leaves_a_waiter
 from tests.runtime import apps
 from tests.runtime.conftest import MakeRuntime, serve_one
 from tests.runtime.emulator import Outcome, RuntimeAPI
@@ -313,16 +314,7 @@ def test_a_task_waiting_for_the_disconnect_gets_it_once_the_request_is_over() ->
         def fail(self, error: dict[str, Any]) -> None: ...
 
     got: list[str] = []
-
-    async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        await receive()
-
-        async def clean_up() -> None:
-            got.append((await receive())["type"])
-
-        asyncio.get_running_loop().create_task(clean_up())
-        await asyncio.sleep(0)
-        raise RuntimeError("boom")
+    app = leaves_a_waiter(got, raises=True)
 
     async def main() -> set[asyncio.Task[Any]]:
         loop = asyncio.get_running_loop()
