@@ -158,7 +158,11 @@ def _failed(cycle: HTTPCycle, request_id: str) -> Response:
     logger.exception(
         "Exception in ASGI application after the response started; returning what was sent [%s]", request_id
     )
-    return _cut_short(cycle)
+    if not cycle.complete:
+        return _cut_short(cycle)
+    # Starlette's ServerErrorMiddleware sends its whole 500 response, then raises again for the server to log.
+    cycle.body = b"".join(cycle.chunks)
+    return cycle
 
 
 def _cut_short(cycle: HTTPCycle) -> Response:

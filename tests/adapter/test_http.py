@@ -265,3 +265,15 @@ def test_a_response_cut_short_loses_its_content_length(ending: str, caplog: pyte
         b'{"items": [1, 2, ',
     )
     assert "returning what was sent" in caplog.records[0].getMessage()
+
+
+def test_an_exception_after_a_complete_response_keeps_it_whole(caplog: pytest.LogCaptureFixture) -> None:
+    # Starlette's ServerErrorMiddleware answers 500 in full, then raises again so that the server logs the error.
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        headers = [(b"content-type", b"text/plain"), (b"content-length", b"21")]
+        await send({"type": "http.response.start", "status": 500, "headers": headers})
+        await send({"type": "http.response.body", "body": b"Internal Server Error"})
+        raise RuntimeError("the handler broke")
+
+    assert run(app) == (500, [(b"content-type", b"text/plain"), (b"content-length", b"21")], b"Internal Server Error")
+    assert "after the response started" in caplog.records[0].getMessage()
