@@ -396,6 +396,30 @@ def test_a_shutdown_that_fails_at_process_exit_is_logged() -> None:
     assert "Exception ignored" not in result.stderr
 
 
+def test_the_exit_hook_logs_a_failing_shutdown(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    registered: list[Callable[[], None]] = []
+    import concurrent.futures.thread  # noqa: F401 (it registers a hook of its own when imported)
+
+    monkeypatch.setattr(threading, "_register_atexit", registered.append)
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await receive()
+        await send({"type": "lifespan.startup.complete"})
+        await receive()
+        raise RuntimeError("the pool would not close")
+
+    handler = LambdaAdapter(app, lifespan="on")
+    handler.startup()
+    [close] = registered
+    close()  # raising here would stop threading's exit hooks registered before it
+    [record] = [record for record in caplog.records if record.levelno == logging.ERROR]
+    assert record.getMessage() == "Closing the adapter at process exit failed"
+    assert record.exc_info is not None and "the pool would not close" in str(record.exc_info[1])
+    assert handler._loop is None
+
+
 def test_without_threadings_exit_hook_the_adapter_closes_from_atexit(
     make_adapter: AdapterFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
