@@ -143,7 +143,7 @@ async def run_http(app: ASGIApp, scope: Scope, body: bytes, request_id: str) -> 
             logger.error(
                 "ASGI application returned before completing its response; returning what was sent [%s]", request_id
             )
-            return _cut_short(cycle)
+            return _what_was_sent(cycle)
         cycle.body = b"".join(cycle.chunks)
         return cycle
     finally:
@@ -158,17 +158,16 @@ def _failed(cycle: HTTPCycle, request_id: str) -> Response:
     logger.exception(
         "Exception in ASGI application after the response started; returning what was sent [%s]", request_id
     )
+    # Whole, if it was complete: Starlette's ServerErrorMiddleware sends its 500, then raises again to be logged.
+    return _what_was_sent(cycle)
+
+
+def _what_was_sent(cycle: HTTPCycle) -> Response:
+    """The response as far as the application sent it. A body cut short goes without its Content-Length: it is
+    shorter than that says, and a client or cache trusting it would wait for the rest or keep a truncated copy
+    (RFC 9110 8.6)."""
     if not cycle.complete:
-        return _cut_short(cycle)
-    # Starlette's ServerErrorMiddleware sends its whole 500 response, then raises again for the server to log.
-    cycle.body = b"".join(cycle.chunks)
-    return cycle
-
-
-def _cut_short(cycle: HTTPCycle) -> Response:
-    """What an application that stopped mid-response sent, without its Content-Length: the body is shorter than
-    that says, and a client or cache trusting it would wait for the rest or keep a truncated copy (RFC 9110 8.6)."""
-    cycle.headers = [pair for pair in cycle.headers if not _is_content_length(pair)]
+        cycle.headers = [pair for pair in cycle.headers if not _is_content_length(pair)]
     cycle.body = b"".join(cycle.chunks)
     return cycle
 
