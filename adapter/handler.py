@@ -9,21 +9,23 @@ import logging
 import os
 import threading
 import weakref
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from adapter.config import Config, build_config
-from adapter.exceptions import ConfigurationError, EventError, InvalidResponse, MalformedEvent
-from adapter.http import internal_error, run_http
+from adapter.exceptions import AdapterError, ConfigurationError, EventError, InvalidResponse, MalformedEvent
+from adapter.http import BufferedSink, ResponseSink, internal_error, serve_http
 from adapter.lifespan import Lifespan
-from adapter.sources import DEFAULT_SOURCES, EventSource, Response, detect
+from adapter.sources import DEFAULT_SOURCES, EventSource, detect
 from adapter.sources._base import LAMBDA_RESPONSE_BYTES
-from adapter.types import ASGIApp, LambdaContext, LambdaEvent, LambdaResponse, Scope
+from adapter.types import ASGIApp, Headers, LambdaContext, LambdaEvent, LambdaResponse, Response, Scope
 
 if TYPE_CHECKING:
     from adapter.triggers import Triggers
 
 logger = logging.getLogger("adapter")
+
+T = TypeVar("T")
 
 # Lambda's own limit for a synchronous response; the load balancer's and CloudFront's are lower
 # (`EventSource.response_limit`).
@@ -36,6 +38,22 @@ def escapes_non_ascii(execution_env: str) -> bool:
     lambda_runtime_marshaller.py). `execution_env` is the AWS_EXECUTION_ENV variable."""
     version = execution_env.removeprefix("AWS_Lambda_python3.")
     return not (version.isdigit() and int(version) >= 12)
+
+
+class Outlet(Protocol):
+    """Where an invocation's answer goes when the caller of `LambdaAdapter.handle` sends it on itself, as
+    `adapter.runtime` does to the Runtime API: as soon as it is known, rather than when the application is done."""
+
+    def send_result(self, result: LambdaResponse | Any) -> None:
+        """The invocation's result, as the handler would return it (a shaped response, or a trigger's result)."""
+        ...
+
+    def open_stream(
+        self, source: type[EventSource], head: Callable[[int, Headers], LambdaResponse]
+    ) -> ResponseSink | None:
+        """A sink to stream the response of a request from `source` into, or None to have it buffered and sent
+        whole through `send_result`. `head(status, headers)` shapes the response's status and headers."""
+        ...
 
 
 class LambdaAdapter:
@@ -91,66 +109,120 @@ class LambdaAdapter:
         self.triggers = triggers
         self._lifespan = Lifespan(app, self.config.lifespan)
         self._escapes_non_ascii = escapes_non_ascii(os.environ.get("AWS_EXECUTION_ENV", ""))
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._runner = _Runner(self._lifespan)
+        # The loop and the lifespan belong to the runner, which holds no reference to the adapter: an adapter
+        # that is dropped without close() is closed when it is collected (its lifespan shutdown run, its loop
+        # and the loop's sockets closed), or at exit if it never is.
+        weakref.finalize(self, self._runner.close_when_collected).atexit = False
+        self._lock = threading.Lock()
+        self._owner: int | None = None
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop:
-        """The one event loop on which the application runs, for the life of the process."""
-        if self._loop is None or self._loop.is_closed():
-            self._loop = asyncio.new_event_loop()
-            # Lambda sends SIGTERM only to functions with extensions, so process exit is the moment to shut down.
-            _close_at_exit(self)
-        return self._loop
+        """The one event loop on which the application runs, for the life of the process (or until `close()`)."""
+        return self._runner.loop()
+
+    def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        """Runs `coroutine` on the adapter's loop, to its end, as one invocation does: one at a time (see
+        `handle`)."""
+        self._enter()
+        try:
+            return _drive(self._runner.loop(), coroutine)
+        finally:
+            self._owner = None
+            self._lock.release()
 
     def startup(self) -> None:
         """Run the lifespan startup now (e.g. at import, to do it during Lambda's init phase) if not done yet."""
         if self._lifespan.supported and not self._lifespan.started:
-            self.loop.run_until_complete(self._lifespan.startup())
+            self.run(self._lifespan.startup())
 
     def close(self, timeout: float | None = None) -> None:
-        """Run the lifespan shutdown and close the event loop. Safe to call more than once.
+        """Run the lifespan shutdown and close the event loop. Safe to call more than once; the adapter starts
+        again (a new loop, the lifespan startup) if it is called after it.
 
         With a `timeout` (seconds), a shutdown that takes longer is cancelled and `TimeoutError` raised, after the
         loop is closed all the same.
         """
-        self._close(timeout, at_exit=False)
-
-    def _close(self, timeout: float | None, *, at_exit: bool) -> None:
-        loop = self._loop
-        if loop is None or loop.is_closed():
-            return
-        self._loop = None
+        self._enter()
         try:
-            loop.run_until_complete(asyncio.wait_for(self._lifespan.shutdown(), timeout))
+            self._runner.close(timeout, at_exit=False)
         finally:
-            pending = asyncio.all_tasks(loop)
-            for task in pending:
-                task.cancel()
-            if pending:
-                loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-            loop.run_until_complete(loop.shutdown_asyncgens())
-            if not at_exit:
-                # Sync trigger handlers run in the loop's default executor; its threads end here. At exit,
-                # concurrent.futures joins them itself, next, and Python 3.12 refuses the thread that
-                # shutdown_default_executor() starts to wait for them.
-                loop.run_until_complete(loop.shutdown_default_executor())
-            loop.close()
+            self._owner = None
+            self._lock.release()
 
     def __call__(self, event: LambdaEvent, context: LambdaContext | None) -> Any:
-        triggers = self.triggers
-        if triggers:
-            kind = triggers.kind_of(event)
-            if kind is not None:
-                state = self._state()
-                return self.loop.run_until_complete(
-                    triggers.dispatch(kind, event, context, {} if state is None else state)
-                )
-        source, scope, body = self.http_request(event, context)
-        request_id = getattr(context, "aws_request_id", "-")
-        response = (self._loop or self.loop).run_until_complete(run_http(self.app, scope, body, request_id))
-        return self.http_result(source, response, event, request_id)
+        return self.handle(event, context)
 
-    def http_request(self, event: LambdaEvent, context: LambdaContext | None) -> tuple[type[EventSource], Scope, bytes]:
+    def handle(
+        self,
+        event: LambdaEvent,
+        context: LambdaContext | None,
+        outlet: Outlet | None = None,
+        *,
+        deadline: float | None = None,
+    ) -> Any:
+        """Serves one invocation, HTTP request or trigger event, and returns its result.
+
+        With an `outlet`, the result also goes to `outlet.send_result` as soon as it is known: an HTTP response
+        when the application sends its last byte, while the application may go on (its background tasks);
+        or, when `outlet.open_stream` gives a sink, the response is streamed into it and None returned.
+        `deadline` (a `time.time()` moment) bounds an HTTP request: past it a request still running is
+        cancelled and answered 504. A malformed or unsupported event raises an `EventError`, and a failing trigger
+        handler its exception; whatever the application does, a request gets a response.
+
+        An adapter serves one invocation at a time, as Lambda runs a function: a call from another thread waits
+        for the one in progress, and a call from inside an invocation (the application calling its own handler)
+        raises `AdapterError`.
+        """
+        self._enter()
+        try:
+            loop = self._runner.loop()
+            triggers = self.triggers
+            if triggers:
+                kind = triggers.kind_of(event)
+                if kind is not None:
+                    state = self._state(loop)
+                    result = _drive(loop, triggers.dispatch(kind, event, context, {} if state is None else state))
+                    if outlet is not None:
+                        outlet.send_result(result)
+                    return result
+            source, scope, body = self._request(event, context, loop)
+            request_id = getattr(context, "aws_request_id", "-")
+            sink: ResponseSink | None = None
+            if outlet is not None:
+                sink = outlet.open_stream(source, lambda status, headers: self._head(source, status, headers, event))
+            if sink is not None:
+                _drive(loop, serve_http(self.app, scope, body, sink, request_id, deadline))
+                return None
+            buffered = BufferedSink(
+                None
+                if outlet is None
+                else lambda response: outlet.send_result(self._shape(source, response, event, request_id))
+            )
+            _drive(loop, serve_http(self.app, scope, body, buffered, request_id, deadline))
+            response = buffered.response
+            assert response is not None, "the engine always ends the exchange"
+            return self._shape(source, response, event, request_id) if outlet is None else None
+        finally:
+            self._owner = None
+            self._lock.release()
+
+    def _enter(self) -> None:
+        if self._lock.acquire(blocking=False):
+            self._owner = threading.get_ident()
+            return
+        if self._owner == threading.get_ident():
+            raise AdapterError(
+                "LambdaAdapter serves one invocation at a time, as Lambda runs a function, and this thread is"
+                " already in one: the application called its own handler"
+            )
+        self._lock.acquire()
+        self._owner = threading.get_ident()
+
+    def _request(
+        self, event: LambdaEvent, context: LambdaContext | None, loop: asyncio.AbstractEventLoop
+    ) -> tuple[type[EventSource], Scope, bytes]:
         """The source of an HTTP event, and the ASGI scope and body it becomes (the lifespan state included)."""
         source = detect(event, self.sources)
         try:
@@ -180,12 +252,15 @@ class LambdaAdapter:
             # A shallow copy per invocation, as uvicorn gives each request: they share what startup put there.
             scope["state"] = lifespan.state.copy()
         elif lifespan.supported:
-            state = self._state()
+            state = self._state(loop)
             if state is not None:
                 scope["state"] = state
         return source, scope, body
 
-    def http_result(
+    def _head(self, source: type[EventSource], status: int, headers: Headers, event: LambdaEvent) -> LambdaResponse:
+        return source.to_response(Response(status, headers, b""), event, self.config)
+
+    def _shape(
         self, source: type[EventSource], response: Response, event: LambdaEvent, request_id: str
     ) -> LambdaResponse:
         """The application's whole response in the shape `source` returns it, or a 500 when it is over what the
@@ -208,38 +283,126 @@ class LambdaAdapter:
                 result = source.to_response(internal_error(b"Response too large for AWS Lambda"), event, self.config)
         return result
 
-    def _state(self) -> dict[str, Any] | None:
+    def _state(self, loop: asyncio.AbstractEventLoop) -> dict[str, Any] | None:
         """The lifespan state for one invocation, HTTP or not, after starting the lifespan if it is not yet."""
         lifespan = self._lifespan
         if not lifespan.supported:
             return None
         if not lifespan.started:
-            self.loop.run_until_complete(lifespan.startup())
+            _drive(loop, lifespan.startup())
         # A shallow copy per invocation, as uvicorn gives each request: they share what startup put there.
         return lifespan.state.copy() if lifespan.started else None
 
 
-def _close_at_exit(adapter: LambdaAdapter) -> None:
-    """Closes `adapter` when the process exits, unless it is gone or closed by then."""
+def _drive(loop: asyncio.AbstractEventLoop, coroutine: Coroutine[Any, Any, T]) -> T:
+    """Runs `coroutine` to its end on `loop`; an `AdapterError` when another loop runs on this thread."""
+    try:
+        return loop.run_until_complete(coroutine)
+    except RuntimeError:
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            raise  # the application's own RuntimeError, or the loop's
+        # asyncio refused before it started the coroutine ("Cannot run the event loop while another loop is
+        # running"): the handler was called from async code, as Lambda never calls it.
+        coroutine.close()
+        raise AdapterError(
+            "LambdaAdapter is called synchronously, as Lambda calls it, and runs the application on an event loop of"
+            " its own; from async code (a test, say) call it in a thread: await asyncio.to_thread(handler, event,"
+            " context)"
+        ) from None
+
+
+class _Runner:
+    """The event loop of one adapter and the lifespan that runs on it, and their end: at `close()`, when the
+    adapter is collected, or at process exit, whichever comes first, the lifespan shutdown runs once and the loop
+    is closed."""
+
+    def __init__(self, lifespan: Lifespan) -> None:
+        self.lifespan = lifespan
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._closing = threading.Lock()
+
+    def loop(self) -> asyncio.AbstractEventLoop:
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            loop = self._loop = asyncio.new_event_loop()
+            # Lambda sends SIGTERM only to functions with extensions, so process exit is the moment to shut down.
+            _open.add(self)
+            _register_exit_hook()
+        return loop
+
+    def close(self, timeout: float | None, *, at_exit: bool) -> None:
+        with self._closing:
+            loop = self._loop
+            self._loop = None
+            _open.discard(self)
+            if loop is None or loop.is_closed():
+                return
+            try:
+                loop.run_until_complete(asyncio.wait_for(self.lifespan.shutdown(), timeout))
+            finally:
+                pending = asyncio.all_tasks(loop)
+                for task in pending:
+                    task.cancel()
+                if pending:
+                    loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+                loop.run_until_complete(loop.shutdown_asyncgens())
+                if not at_exit:
+                    # Sync trigger handlers run in the loop's default executor; its threads end here. At exit,
+                    # concurrent.futures joins them itself, next, and Python 3.12 refuses the thread that
+                    # shutdown_default_executor() starts to wait for them.
+                    loop.run_until_complete(loop.shutdown_default_executor())
+                loop.close()
+
+    def close_quietly(self, *, at_exit: bool) -> None:
+        try:
+            self.close(None, at_exit=at_exit)
+        except Exception:
+            # Raised out of threading's exit hook, it would also stop the hooks after this one; raised out of a
+            # finalizer, Python would print it as "Exception ignored".
+            logger.exception("Closing the adapter %s failed", "at process exit" if at_exit else "when it was collected")
+
+    def close_when_collected(self) -> None:
+        """Closes the loop of an adapter that was dropped without `close()`. The collector may run this on any
+        thread, also one whose own event loop is running, where this loop cannot run: then it runs on a thread of
+        its own."""
+        if self._loop is None:
+            return
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            self.close_quietly(at_exit=False)
+            return
+        closer = threading.Thread(target=self.close_quietly, kwargs={"at_exit": False}, name="adapter-close")
+        closer.start()
+        closer.join()
+
+
+# The runners whose loops are open, closed at process exit (their adapters may be long gone).
+_open: set[_Runner] = set()
+_hooked = False
+
+
+def _register_exit_hook() -> None:
+    """Closes every open runner when the process exits; registered once."""
+    global _hooked
+    if _hooked:
+        return
+    _hooked = True
     # At exit, Python stops the thread pools of concurrent.futures before it runs atexit callbacks (its
     # concurrent/futures/thread.py hooks `_python_exit` into threading._register_atexit), so a lifespan shutdown
     # run from atexit could not use asyncio.to_thread or run_in_executor. threading runs its exit hooks
     # last-registered first: one registered once that module is imported runs while the pools still work.
     import concurrent.futures.thread  # noqa: F401 (its hook is registered on import)
 
-    reference = weakref.ref(adapter)
-
-    def close() -> None:
-        adapter = reference()
-        if adapter is not None:
-            try:
-                adapter._close(None, at_exit=True)
-            except Exception:
-                # Raised out of threading's exit hook, it would also stop the hooks after this one.
-                logger.exception("Closing the adapter at process exit failed")
-
     register: Callable[[Callable[[], None]], object] = getattr(threading, "_register_atexit", atexit.register)
-    register(close)
+    register(close_all_at_exit)
+
+
+def close_all_at_exit() -> None:
+    for runner in list(_open):
+        runner.close_quietly(at_exit=True)
 
 
 def _payload_size(result: LambdaResponse, ascii_only: bool) -> int:

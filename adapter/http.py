@@ -1,4 +1,11 @@
-"""Drive one ASGI HTTP request through the application and collect the whole response.
+"""The HTTP engine: one ASGI request/response exchange, from the request to the one way its response ends.
+
+Every path that carries an HTTP request (the classic handler, `adapter.runtime` buffered or streamed, the local
+gateway) runs it here, so an application gets the same answer whichever path carries it. The engine checks
+each message the application sends, decides how the exchange ends, and writes the response into a sink:
+`BufferedSink` collects it whole (the classic handler, the runtime's buffered mode), and the runtime's
+`StreamingSink` sends it part by part. How the end of a response is told (a Content-Length, the end of a chunked
+stream, error trailers) is the sink's business; whether it is complete, cut short or replaced is the engine's.
 
 Nothing here knows about AWS: the request arrives as a scope and a body, the response leaves as a `Response`.
 """
@@ -6,40 +13,145 @@ Nothing here knows about AWS: the request arrives as a scope and a body, the res
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
-from collections.abc import Iterable
-from typing import Protocol
+import time
+import traceback
+from collections.abc import Callable, Sized
+from typing import Any, Protocol
 
-from adapter.sources import Response
-from adapter.types import ASGIApp, Message, Scope
+from adapter.exceptions import InvalidResponse
+from adapter.types import ASGIApp, Headers, Message, Response, Scope
 
 logger = logging.getLogger("adapter")
 
 _PLAIN_TEXT = [(b"content-type", b"text/plain; charset=utf-8")]
+
+# How long a cancelled application gets to unwind (its `finally` blocks) once its deadline has passed.
+CANCEL_GRACE = 0.1
 
 
 def internal_error(body: bytes = b"Internal Server Error") -> Response:
     return Response(500, [*_PLAIN_TEXT, (b"content-length", str(len(body)).encode("ascii"))], body)
 
 
-class HTTPCycle(Response):
-    """The state of one request/response exchange: what was received, what the application sent. Once the
-    exchange is over, the cycle is the `Response` (no copy is made of it)."""
+def timeout_response() -> Response:
+    """The 504 a request gets when it is still running at its deadline, as an RFC 9457 problem."""
+    problem = {
+        "type": "about:blank",
+        "title": "Gateway Timeout",
+        "status": 504,
+        "detail": "The request did not finish within the function's time limit.",
+    }
+    body = json.dumps(problem).encode()
+    headers = [(b"content-type", b"application/problem+json"), (b"content-length", str(len(body)).encode("ascii"))]
+    return Response(504, headers, body)
 
-    __slots__ = ("chunks", "complete", "disconnect", "ended", "request_body", "request_sent", "started")
 
-    def __init__(self, body: bytes) -> None:
+class IncompleteResponse(Exception):
+    """Why a response was cut short when the application returned before completing it."""
+
+
+class DeadlineExceeded(Exception):
+    """Why a response was cut short when its deadline passed before the application completed it."""
+
+
+class ResponseSink(Protocol):
+    """Where the response of one exchange goes. The engine calls `start` once, then `write` for each body chunk
+    (`more=False` with the last: the response is complete); or, instead of finishing it, exactly one of
+    `replace` (nothing was committed: a response of the adapter's own goes instead) and `cut_short` (the
+    response will not be completed). Whatever a method raises is taken for a failure of the sink itself
+    (a connection lost): the application is stopped and the exception raised out of the engine."""
+
+    @property
+    def committed(self) -> bool:
+        """Whether any of the response has left, so that it can no longer be replaced."""
+        ...
+
+    def start(self, status: int, headers: Headers) -> None: ...
+
+    def write(self, chunk: bytes, more: bool) -> None: ...
+
+    def replace(self, response: Response) -> None: ...
+
+    def cut_short(self, reason: BaseException) -> None: ...
+
+
+class BufferedSink:
+    """Collects the response and delivers it whole, once: as soon as the application sends its last chunk (so
+    that what it does after that, background tasks, does not hold it back), or in the place of it.
+
+    A response cut short is delivered as far as it was sent, without its Content-Length: the body is shorter
+    than that says, and a client or cache trusting it would wait for the rest or keep a truncated copy (RFC 9110
+    8.6). A whole response cannot say it was cut short otherwise.
+    """
+
+    __slots__ = ("_deliver", "chunks", "committed", "headers", "response", "status")
+
+    def __init__(self, deliver: Callable[[Response], None] | None = None) -> None:
+        self._deliver = deliver
+        self.status = 500
+        self.headers: Headers = []
+        self.chunks: list[bytes] = []
+        self.committed = False
+        # What was delivered, once it was.
+        self.response: Response | None = None
+
+    def start(self, status: int, headers: Headers) -> None:
+        self.status = status
+        self.headers = headers
+
+    def write(self, chunk: bytes, more: bool) -> None:
+        if chunk:
+            self.chunks.append(chunk)
+        if not more:
+            self.replace(Response(self.status, self.headers, b"".join(self.chunks)))
+
+    def replace(self, response: Response) -> None:
+        self.committed = True
+        self.response = response
+        if self._deliver is not None:
+            self._deliver(response)
+
+    def cut_short(self, reason: BaseException) -> None:
+        headers = [pair for pair in self.headers if pair[0].lower() != b"content-length"]
+        self.replace(Response(self.status, headers, b"".join(self.chunks)))
+
+
+class Exchange:
+    """The state of one request/response exchange: the request body to hand over, and what the application
+    sent, each message checked before it reaches the sink.
+
+    A message that breaks the ASGI protocol raises `InvalidResponse` in the application and decides the
+    exchange's end, whatever the application does next: a 500 before the response started, a response cut short
+    after. (https://asgi.readthedocs.io/en/latest/specs/www.html#response-start-send-event)
+    """
+
+    __slots__ = (
+        "complete",
+        "disconnect",
+        "ended",
+        "error",
+        "invalid",
+        "request_body",
+        "request_sent",
+        "sink",
+        "sink_failure",
+        "started",
+    )
+
+    def __init__(self, body: bytes, sink: ResponseSink) -> None:
         self.request_body = body
         self.request_sent = False
+        self.sink = sink
         self.started = False
         self.complete = False
-        self.status = 500
-        # As the application sent them, in a list: [name, value] byte pairs (ASGI allows lists as pairs).
-        self.headers: Iterable[tuple[bytes, bytes]] = []
-        self.body = b""
-        self.chunks: list[bytes] = []
         self.ended = False
         self.disconnect: asyncio.Event | None = None
+        # The first protocol violation, what the application raised, and what the sink raised.
+        self.invalid: InvalidResponse | None = None
+        self.error: BaseException | None = None
+        self.sink_failure: BaseException | None = None
 
     async def receive(self) -> Message:
         if not self.request_sent:
@@ -63,117 +175,241 @@ class HTTPCycle(Response):
             self.disconnect.set()
 
     async def send(self, message: Message) -> None:
-        message_type = message["type"]
-        if message_type == "http.response.start":
-            if self.started:
-                raise RuntimeError("ASGI application sent 'http.response.start' twice")
-            self.status = int(message["status"])
-            headers = message.get("headers")
-            # ASGI allows any iterable of pairs; a generator could be read only once, and the headers are read
-            # again when one of them is not a pair of byte strings.
-            self.headers = headers if headers.__class__ is list else list(headers or ())
-            self.started = True
-        elif message_type == "http.response.body":
-            if not self.started:
-                raise RuntimeError("ASGI application sent 'http.response.body' before 'http.response.start'")
-            if self.complete:
-                raise RuntimeError("ASGI application sent 'http.response.body' after the response was complete")
-            chunk = message.get("body", b"")
-            if chunk:
-                self.chunks.append(chunk)
-            if not message.get("more_body", False):
-                self.complete = True
-                if self.disconnect is not None:
-                    self.disconnect.set()
-        else:
-            raise RuntimeError(f"ASGI application sent an unexpected message type {message_type!r}")
-
-
-class ResponseSink(Protocol):
-    """Where a streamed response goes, part by part, as the application sends it."""
-
-    def start(self, status: int, headers: Iterable[tuple[bytes, bytes]]) -> None: ...
-
-    def write(self, chunk: bytes, more: bool) -> None: ...
-
-
-class StreamingHTTPCycle(HTTPCycle):
-    """An exchange whose response is handed to `sink` as it comes instead of collected: the status and headers
-    on `http.response.start`, each body chunk when it is sent, `more=False` with the last one."""
-
-    __slots__ = ("sink",)
-
-    def __init__(self, body: bytes, sink: ResponseSink) -> None:
-        super().__init__(body)
-        self.sink = sink
-
-    async def send(self, message: Message) -> None:
-        # HTTPCycle.send checks the message and records it; what it recorded is handed on at once.
-        await super().send(message)
-        if message["type"] == "http.response.start":
-            self.sink.start(self.status, self.headers)
-        else:
-            # The chunk is handed on, not kept: a stream may last as long as the invocation.
-            self.chunks.clear()
-            self.sink.write(message.get("body", b""), not self.complete)
-
-
-async def run_http(app: ASGIApp, scope: Scope, body: bytes, request_id: str) -> Response:
-    """The application's response to one request; a 500 when it fails before starting one.
-
-    Exceptions from the application are logged with the Lambda request id, and so is a `CancelledError` it
-    raises itself (from a sub-task it awaited that something else cancelled, say), as uvicorn does. A
-    cancellation of the task running this, and other `BaseException`s, propagate.
-    """
-    cycle = HTTPCycle(body)
-    try:
+        if self.invalid is not None or self.sink_failure is not None:
+            raise RuntimeError("ASGI application sent a message after its response failed")
         try:
-            await app(scope, cycle.receive, cycle.send)
-        except asyncio.CancelledError:
-            task = asyncio.current_task()
-            if task is None or task.cancelling():
-                raise
-            return _failed(cycle, request_id)
-        except Exception:
-            return _failed(cycle, request_id)
-        if not cycle.started:
-            logger.error("ASGI application returned without starting a response; answering 500 [%s]", request_id)
-            return internal_error()
-        if not cycle.complete:
-            logger.error(
-                "ASGI application returned before completing its response; returning what was sent [%s]", request_id
+            message_type = message["type"]
+            if message_type == "http.response.body":
+                if not self.started:
+                    raise InvalidResponse("ASGI application sent 'http.response.body' before 'http.response.start'")
+                if self.complete:
+                    raise InvalidResponse("ASGI application sent 'http.response.body' after the response was complete")
+                chunk = message.get("body", b"")
+                if chunk.__class__ is not bytes:
+                    chunk = _body(chunk)
+                more = bool(message.get("more_body", False))
+            elif message_type == "http.response.start":
+                if self.started:
+                    raise InvalidResponse("ASGI application sent 'http.response.start' twice")
+                status = message["status"]
+                if status.__class__ is not int or not 100 <= status <= 599:
+                    status = _status(status)
+                headers = _headers(message.get("headers"))
+            else:
+                raise InvalidResponse(f"ASGI application sent an unexpected message type {message_type!r:.80}")
+        except InvalidResponse as invalid:
+            self.invalid = invalid
+            raise
+        except (TypeError, KeyError, AttributeError, ValueError) as error:
+            # A message that is not a mapping, or has no type or status.
+            self.invalid = InvalidResponse(f"ASGI application sent a malformed message: {type(error).__name__}")
+            raise self.invalid from error
+        try:
+            if message_type == "http.response.body":
+                if not more:
+                    self.complete = True
+                    if self.disconnect is not None:
+                        self.disconnect.set()
+                self.sink.write(chunk, more)
+            else:
+                self.started = True
+                self.sink.start(status, headers)
+        except BaseException as error:
+            self.sink_failure = error
+            raise
+
+
+def _status(status: object) -> int:
+    # An int subclass (http.HTTPStatus) is its value; a bool is not a status.
+    if isinstance(status, int) and not isinstance(status, bool) and 100 <= status <= 599:
+        return int(status)
+    shown = repr(status)[:40] if isinstance(status, int | str) else type(status).__name__
+    raise InvalidResponse(f"ASGI response status must be an integer from 100 to 599, not {shown}")
+
+
+def _body(chunk: object) -> bytes:
+    if isinstance(chunk, bytearray | memoryview):
+        return bytes(chunk)
+    raise InvalidResponse(f"ASGI response body must be bytes, not {type(chunk).__name__}")
+
+
+def _headers(headers: Any) -> Headers:
+    """The headers as a list of (bytes, bytes) tuples; ASGI allows any iterable of pairs, and bytes-like names
+    and values. Anything else raises `InvalidResponse`, naming the header by its place and type (never by its
+    value: a header sent as one string may carry a cookie or a token)."""
+    if headers is None:
+        return []
+    if headers.__class__ is list:
+        for pair in headers:
+            if pair.__class__ is not tuple or len(pair) != 2 or pair[0].__class__ is not bytes:
+                break
+            if pair[1].__class__ is not bytes:
+                break
+        else:
+            return headers
+    pairs = []
+    try:
+        items = list(headers)
+    except TypeError:
+        raise InvalidResponse(
+            f"ASGI response headers must be an iterable of pairs, not {type(headers).__name__}"
+        ) from None
+    for index, pair in enumerate(items):
+        try:
+            name, value = pair
+        except (TypeError, ValueError):
+            size = f" of length {len(pair)}" if isinstance(pair, Sized) else ""
+            raise InvalidResponse(
+                f"ASGI response headers must be [name, value] pairs; header {index} is a {type(pair).__name__}{size}"
+            ) from None
+        if not isinstance(name, bytes | bytearray | memoryview) or not isinstance(
+            value, bytes | bytearray | memoryview
+        ):
+            # The name, not the value: a value may be a cookie or a token.
+            raise InvalidResponse(
+                "ASGI response header names and values must be byte strings; "
+                f"got {type(name).__name__} {name!r:.80}: {type(value).__name__}"
             )
-            return _what_was_sent(cycle)
-        cycle.body = b"".join(cycle.chunks)
-        return cycle
+        pairs.append((bytes(name), bytes(value)))
+    return pairs
+
+
+async def serve_http(
+    app: ASGIApp, scope: Scope, body: bytes, sink: ResponseSink, request_id: str, deadline: float | None = None
+) -> Exchange:
+    """Runs one exchange: the application's response goes to `sink`, and the exchange ends in exactly one of
+    these ways, each logged with the Lambda request id when it is not the first:
+
+    - complete: the application sent its whole response (it may go on running after it, and may even raise
+      then, as Starlette's error middleware re-raises after sending its 500: the response stays whole);
+    - replaced with a 500: it raised, returned, or broke the protocol before starting its response;
+    - cut short: it did so after starting and before completing it;
+    - past `deadline` (a `time.time()` moment): a 504 if nothing was committed yet, else cut short; the
+      application is cancelled.
+
+    A `CancelledError` the application raises itself (from a sub-task it awaited that something else
+    cancelled, say) is its failure, as uvicorn has it; a cancellation of the task running this, and other
+    `BaseException`s, propagate. What the sink raises is raised here, once the application has stopped.
+    """
+    exchange = Exchange(body, sink)
+    try:
+        if deadline is None:
+            await _run(app, scope, exchange)
+        elif await _timed_out(app, scope, exchange, request_id, deadline):
+            return exchange
+        if exchange.sink_failure is not None:
+            raise exchange.sink_failure
+        if not exchange.complete:
+            _finish(exchange, request_id)
+        elif exchange.error is not None or exchange.invalid is not None:
+            logger.error(
+                "Exception in ASGI application after its response was complete [%s]",
+                request_id,
+                exc_info=exchange.error or exchange.invalid,
+            )
     finally:
-        cycle.end()
+        exchange.end()
+    return exchange
 
 
-def _failed(cycle: HTTPCycle, request_id: str) -> Response:
-    """The response to an application that raised (called while the exception is handled, which is logged)."""
-    if not cycle.started:
-        logger.exception("Exception in ASGI application before the response started; answering 500 [%s]", request_id)
-        return internal_error()
-    logger.exception(
-        "Exception in ASGI application after the response started; returning what was sent [%s]", request_id
+async def _run(app: ASGIApp, scope: Scope, exchange: Exchange) -> None:
+    try:
+        await app(scope, exchange.receive, exchange.send)
+    except asyncio.CancelledError as error:
+        task = asyncio.current_task()
+        if task is None or task.cancelling():
+            raise
+        exchange.error = error
+    except Exception as error:
+        exchange.error = error
+
+
+async def _timed_out(app: ASGIApp, scope: Scope, exchange: Exchange, request_id: str, deadline: float) -> bool:
+    """Runs the application in a task of its own until it returns (False) or `deadline` passes (True: it was
+    cancelled, and the exchange ended)."""
+    loop = asyncio.get_running_loop()
+    task = loop.create_task(_run(app, scope, exchange), name=f"asgi-http-{request_id}")
+    done, _ = await asyncio.wait((task,), timeout=max(0.0, deadline - time.time()))
+    if done:
+        return False
+    if exchange.sink_failure is not None:
+        await cancel(task)
+        raise exchange.sink_failure
+    _log_overrun(task, scope, request_id, exchange.complete)
+    await cancel(task)
+    if exchange.sink_failure is not None:
+        raise exchange.sink_failure
+    if not exchange.complete:
+        if exchange.sink.committed:
+            exchange.sink.cut_short(DeadlineExceeded("The response did not finish in time"))
+        else:
+            exchange.sink.replace(timeout_response())
+    return True
+
+
+def _finish(exchange: Exchange, request_id: str) -> None:
+    """Ends an exchange whose response is not complete: replaced if it never started, cut short if it did."""
+    started = exchange.started
+    answer = "cutting it short" if started else "answering 500"
+    if exchange.invalid is not None:
+        # The protocol error names what was wrong; the traceback shows where the application sent it.
+        logger.error("%s; %s [%s]", exchange.invalid, answer, request_id, exc_info=exchange.invalid)
+    elif exchange.error is not None:
+        when = "after the response started" if started else "before the response started"
+        logger.error("Exception in ASGI application %s; %s [%s]", when, answer, request_id, exc_info=exchange.error)
+    else:
+        what = "before completing its response" if started else "without starting a response"
+        logger.error("ASGI application returned %s; %s [%s]", what, answer, request_id)
+    if not started:
+        exchange.sink.replace(internal_error())
+    else:
+        exchange.sink.cut_short(
+            exchange.invalid
+            or exchange.error
+            or IncompleteResponse("The ASGI application returned before completing its response")
+        )
+
+
+async def cancel(task: asyncio.Task[Any]) -> None:
+    """Cancels `task` and gives it `CANCEL_GRACE` seconds to unwind."""
+    if task.done():
+        return
+    task.cancel()
+    await asyncio.wait((task,), timeout=CANCEL_GRACE)
+
+
+def _log_overrun(task: asyncio.Task[Any], scope: Scope, request_id: str, complete: bool) -> None:
+    from adapter.tracing.routes import route_template
+
+    # The route's template, not the path: paths carry identifiers and tokens that stay out of the logs.
+    route = route_template(scope, scope.get("root_path", "")) or "(no route matched yet)"
+    what = "Work after the response" if complete else "The request"
+    answer = "cancelled it" if complete else "answering 504"
+    logger.error(
+        "%s (%s %s) was still running at the invocation's deadline; %s [%s]\n%s",
+        what,
+        scope.get("method"),
+        route,
+        answer,
+        request_id,
+        task_stacks(task),
     )
-    # Whole, if it was complete: Starlette's ServerErrorMiddleware sends its 500, then raises again to be logged.
-    return _what_was_sent(cycle)
 
 
-def _what_was_sent(cycle: HTTPCycle) -> Response:
-    """The response as far as the application sent it. A body cut short goes without its Content-Length: it is
-    shorter than that says, and a client or cache trusting it would wait for the rest or keep a truncated copy
-    (RFC 9110 8.6)."""
-    if not cycle.complete:
-        cycle.headers = [pair for pair in cycle.headers if not _is_content_length(pair)]
-    cycle.body = b"".join(cycle.chunks)
-    return cycle
-
-
-def _is_content_length(pair: object) -> bool:
-    # The headers are not checked yet (response_parts does that); anything that is not a pair is left for it.
-    if isinstance(pair, tuple | list) and len(pair) == 2 and isinstance(pair[0], bytes | bytearray):
-        return bytes(pair[0]).lower() == b"content-length"
-    return False
+def task_stacks(task: asyncio.Task[Any]) -> str:
+    """Where `task`, and every other task of the invocation, is suspended: the chain of awaits down from each
+    coroutine (a task's own `get_stack()` shows only its outermost frame)."""
+    lines: list[str] = []
+    others = [other for other in asyncio.all_tasks() if other is not task and other is not asyncio.current_task()]
+    for each in [task, *others]:
+        if each.get_name() == "asgi-lifespan":
+            continue
+        frames = []
+        awaited: Any = each.get_coro()
+        # Down the chain of coroutines (and generator-based ones) to the future at its end, which has no frame.
+        while (frame := getattr(awaited, "cr_frame", None) or getattr(awaited, "gi_frame", None)) is not None:
+            frames.append((frame, frame.f_lineno))
+            awaited = getattr(awaited, "cr_await", None) or getattr(awaited, "gi_yieldfrom", None)
+        lines.append(f"Task {each.get_name()!r}, suspended at:\n")
+        lines.extend(traceback.StackSummary.extract(frames).format())
+    return "".join(lines).rstrip()

@@ -1,8 +1,8 @@
-"""The vocabulary shared by the adapter's modules: ASGI callables and the Lambda context."""
+"""The vocabulary shared by the adapter's modules: ASGI callables, the Lambda context, an HTTP response."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any, Literal, Protocol, TypeAlias
 
 Scope: TypeAlias = MutableMapping[str, Any]
@@ -27,3 +27,14 @@ class LambdaContext(Protocol):
     def aws_request_id(self) -> str: ...
 
     def get_remaining_time_in_millis(self) -> int: ...
+
+
+class Response:
+    """An HTTP response as the application answered it: status, headers as it sent them, and the whole body."""
+
+    __slots__ = ("body", "headers", "status")
+
+    def __init__(self, status: int, headers: Iterable[tuple[bytes, bytes]], body: bytes) -> None:
+        self.status = status
+        self.headers = headers
+        self.body = body

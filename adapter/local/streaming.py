@@ -14,7 +14,7 @@ import logging
 import queue
 from typing import Any, TypeAlias
 
-from adapter.runtime.client import ResponseStream, RuntimeAPIError, RuntimeClient
+from adapter.runtime.client import Invocation, ResponseWriter, RuntimeAPIError
 
 logger = logging.getLogger("adapter.local")
 
@@ -64,8 +64,9 @@ def too_large(limit: int) -> dict[str, Any]:
     }
 
 
-class QueueStream(ResponseStream):
-    """`ResponseStream`'s part in `StreamingSink`: each write goes on the queue as it comes, up to `max_bytes`."""
+class QueueStream:
+    """A streamed response (`ResponseWriter`) onto the gateway's queue: each write goes on it as it comes, up to
+    `max_bytes`."""
 
     __slots__ = ("_max_bytes", "_parts", "_sent")
 
@@ -91,8 +92,9 @@ class QueueStream(ResponseStream):
         self._parts.put(Failed(error))
 
 
-class Channel(RuntimeClient):
-    """The Runtime API calls that `Runtime.handle()` makes, onto the queue of the invocation being handled."""
+class Channel:
+    """The Runtime API calls that `Runtime.handle()` makes (`RuntimeInterface`), onto the queue of the invocation
+    being handled. Invocations are handed to `Runtime.handle()` directly, so there is no next one to ask for."""
 
     def __init__(self, max_bytes: int = MAX_STREAMED_BYTES) -> None:
         # Not connected to anything: the address only names the channel in the runtime's error messages.
@@ -110,7 +112,10 @@ class Channel(RuntimeClient):
     def post_error(self, request_id: str, error: dict[str, Any], xray_cause: dict[str, Any] | None = None) -> None:
         self.parts.put(Failed(error))
 
-    def stream_response(self, request_id: str, content_type: str) -> ResponseStream:
+    def next(self) -> Invocation:
+        raise RuntimeAPIError("the local gateway hands each invocation to the runtime itself")
+
+    def stream_response(self, request_id: str, content_type: str) -> ResponseWriter:
         # The runtime streams HTTP responses only, always in the HTTP integration framing (its content type).
         return QueueStream(self.parts, self.max_bytes)
 

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import socket
-from typing import Any, BinaryIO
+import traceback
+from typing import Any, BinaryIO, Protocol
 
 API = "/2018-06-01/runtime"
 EXTENSION_API = "/2020-01-01/extension"
@@ -23,6 +25,20 @@ ERROR_BODY_TRAILER = "Lambda-Runtime-Function-Error-Body"
 XRAY_ERROR_CAUSE_HEADER = "Lambda-Runtime-Function-XRay-Error-Cause"
 # X-Ray takes the error cause from a header, which Lambda caps: awslambdaric drops causes of 1 MiB or more.
 _MAX_XRAY_CAUSE = 1024 * 1024
+# What the Runtime API answers a second response or error for the same invocation: the first was recorded. A
+# retried POST meets it when the connection dropped after the first attempt was received.
+_ALREADY_ANSWERED = (403, 409)
+
+logger = logging.getLogger("adapter.runtime")
+
+
+def error_document(error: BaseException, error_type: str | None = None) -> dict[str, Any]:
+    """Lambda's error payload for `error`, as the managed runtime makes it (`make_error` in awslambdaric)."""
+    return {
+        "errorMessage": str(error),
+        "errorType": error_type or type(error).__name__,
+        "stackTrace": traceback.format_list(traceback.extract_tb(error.__traceback__)),
+    }
 
 
 class RuntimeAPIError(Exception):
@@ -64,6 +80,34 @@ class Invocation:
         self.cognito_identity = headers.get("lambda-runtime-cognito-identity")
         self.tenant_id = headers.get("lambda-runtime-aws-tenant-id")
         self.content_type = headers.get("content-type")
+
+
+class ResponseWriter(Protocol):
+    """Where a streamed invocation response is written: `ResponseStream` on the Runtime API, or the local
+    gateway's queue."""
+
+    def write(self, data: bytes) -> None: ...
+
+    def finish(self) -> None: ...
+
+    def fail(self, error: dict[str, Any]) -> None: ...
+
+
+class RuntimeInterface(Protocol):
+    """The Runtime API calls that `adapter.runtime.Runtime` makes for each invocation: `RuntimeClient` over
+    HTTP, or the local gateway's channel in this process."""
+
+    address: str
+
+    def next(self) -> Invocation: ...
+
+    def post_response(self, request_id: str, body: bytes, content_type: str = "application/json") -> None: ...
+
+    def post_error(self, request_id: str, error: dict[str, Any], xray_cause: dict[str, Any] | None = None) -> None: ...
+
+    def stream_response(self, request_id: str, content_type: str) -> ResponseWriter: ...
+
+    def close(self) -> None: ...
 
 
 class RuntimeClient:
@@ -127,13 +171,30 @@ class RuntimeClient:
         return body
 
     def _post(self, path: str, body: bytes, headers: dict[str, str]) -> None:
-        status, _, answer = self._request("POST", path, body, headers)
-        if status != 202:
-            raise RuntimeAPIError(f"POST {path.removeprefix('/2018-06-01')} answered {status}: {_excerpt(answer)}")
+        status, _, answer, retried = self._exchange("POST", path, body, headers)
+        if status == 202:
+            return
+        if retried and status in _ALREADY_ANSWERED and "/invocation/" in path:
+            # The first attempt reached the Runtime API before the connection dropped, and was recorded: the
+            # invocation has its answer, and the runtime goes on to the next one.
+            logger.warning(
+                "POST %s was retried on a new connection and answered %d: the first attempt was recorded",
+                path.removeprefix("/2018-06-01"),
+                status,
+            )
+            return
+        raise RuntimeAPIError(f"POST {path.removeprefix('/2018-06-01')} answered {status}: {_excerpt(answer)}")
 
     def _request(
         self, method: str, path: str, body: bytes | None = None, headers: dict[str, str] | None = None
     ) -> tuple[int, dict[str, str], bytes]:
+        status, answer_headers, answer, _ = self._exchange(method, path, body, headers)
+        return status, answer_headers, answer
+
+    def _exchange(
+        self, method: str, path: str, body: bytes | None, headers: dict[str, str] | None
+    ) -> tuple[int, dict[str, str], bytes, bool]:
+        """The answer to one request, and whether it took a second attempt on a new connection."""
         connection = self._connection
         head = f"{method} {path} HTTP/1.1\r\nHost: {self.address}\r\n"
         for name, value in (headers or {}).items():
@@ -145,7 +206,7 @@ class RuntimeClient:
             reused = connection.is_open
             try:
                 connection.send(request)
-                return connection.read_response()
+                return (*connection.read_response(), attempt == 2)
             except OSError as error:
                 connection.close()
                 # A kept-alive connection that the server closed while it sat idle fails on its next use: that use

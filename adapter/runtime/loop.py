@@ -12,24 +12,26 @@ import logging
 import os
 import signal
 import sys
-import time
 import traceback
 from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
 from adapter.handler import LambdaAdapter, escapes_non_ascii
-from adapter.runtime.client import Invocation, RuntimeAPIError, RuntimeClient
-from adapter.runtime.context import ContextError, LambdaContext
-from adapter.runtime.invocation import (
-    _after_response,
+from adapter.http import ResponseSink
+from adapter.runtime.client import (
+    Invocation,
+    RuntimeAPIError,
+    RuntimeClient,
+    RuntimeInterface,
     error_document,
-    run_after_response,
-    serve_http,
 )
+from adapter.runtime.context import ContextError, LambdaContext
+from adapter.runtime.invocation import _after_response, run_after_response
 from adapter.runtime.logs import set_invocation
-from adapter.runtime.streaming import HTTP_INTEGRATION_CONTENT_TYPE, BufferedSink, StreamingSink, prelude
-from adapter.sources import HTTPAPIV2, APIGatewayV1, EventSource, Response
+from adapter.runtime.streaming import HTTP_INTEGRATION_CONTENT_TYPE, StreamingSink
+from adapter.sources import HTTPAPIV2, APIGatewayV1, EventSource
+from adapter.types import Headers, LambdaResponse
 
 logger = logging.getLogger("adapter.runtime")
 
@@ -95,7 +97,12 @@ class Runtime:
     """
 
     def __init__(
-        self, handler: Callable[..., Any], client: RuntimeClient, *, stream: bool = False, deadline_margin: float = 0.5
+        self,
+        handler: Callable[..., Any],
+        client: RuntimeInterface,
+        *,
+        stream: bool = False,
+        deadline_margin: float = 0.5,
     ) -> None:
         if deadline_margin < 0:
             raise ValueError(f"deadline_margin must be 0 or more seconds, not {deadline_margin!r}")
@@ -186,40 +193,30 @@ class Runtime:
                     request_id, ValueError(f"Unable to unmarshal input: {error}"), "Runtime.UnmarshalError", False
                 )
                 return
-            adapter = self.adapter
-            if adapter is not None and (adapter.triggers is None or adapter.triggers.kind_of(event) is None):
-                self._serve_http(adapter, event, context, deadline)
+            if self.adapter is not None:
+                self._serve(self.adapter, event, context, deadline)
             else:
                 self._call(event, context)
         finally:
             _after_response.reset(token)
         if queued:
-            loop = self.loop
-            loop.run_until_complete(run_after_response(queued, _loop_time(loop, deadline), request_id))
+            self._run(run_after_response(queued, deadline, request_id))
 
-    def _serve_http(self, adapter: LambdaAdapter, event: Any, context: LambdaContext, deadline: float) -> None:
-        request_id = context.aws_request_id
-        try:
-            source, scope, body = adapter.http_request(event, context)
-        except Exception as error:
-            self._post_error(request_id, error)
-            return
-        sink: BufferedSink | StreamingSink
-        if self.stream and issubclass(source, STREAMING_SOURCES):
-            config = adapter.config
-
-            def make_prelude(status: int, headers: Any) -> bytes:
-                return prelude(source.to_response(Response(status, headers, b""), event, config))
-
-            sink = StreamingSink(self.client.stream_response(request_id, HTTP_INTEGRATION_CONTENT_TYPE), make_prelude)
+    def _run(self, coroutine: Any) -> None:
+        if self.adapter is not None:
+            self.adapter.run(coroutine)
         else:
+            self.loop.run_until_complete(coroutine)
 
-            def post(response: Response) -> None:
-                self._post_result(request_id, adapter.http_result(source, response, event, request_id))
-
-            sink = BufferedSink(post)
-        loop = adapter.loop
-        loop.run_until_complete(serve_http(adapter.app, scope, body, request_id, sink, _loop_time(loop, deadline)))
+    def _serve(self, adapter: LambdaAdapter, event: Any, context: LambdaContext, deadline: float) -> None:
+        """Has the adapter serve the invocation, its answer going to the Runtime API as soon as it is known."""
+        answer = _Answer(self, context.aws_request_id)
+        try:
+            adapter.handle(event, context, answer, deadline=deadline)
+        except RuntimeAPIError:
+            raise
+        except Exception as error:
+            answer.fail(error)
 
     def _call(self, event: Any, context: LambdaContext) -> None:
         request_id = context.aws_request_id
@@ -256,9 +253,43 @@ class Runtime:
         self.client.post_error(request_id, document, _xray_cause(error, document["errorType"]))
 
 
-def _loop_time(loop: asyncio.AbstractEventLoop, wall_clock: float) -> float:
-    """A moment on the wall clock (the Runtime API's deadline is in epoch milliseconds) on the loop's clock."""
-    return loop.time() + (wall_clock - time.time())
+class _Answer:
+    """How one invocation's answer reaches the Runtime API (the adapter's `Outlet`): a result posted whole, or
+    an HTTP response streamed when streaming is on and its source can stream. It makes sure the invocation gets
+    exactly one answer: a failure after the answer left is only logged, and a stream that fails part way ends
+    with the error trailers."""
+
+    __slots__ = ("answered", "request_id", "runtime", "stream")
+
+    def __init__(self, runtime: Runtime, request_id: str) -> None:
+        self.runtime = runtime
+        self.request_id = request_id
+        self.answered = False
+        self.stream: StreamingSink | None = None
+
+    def send_result(self, result: LambdaResponse | Any) -> None:
+        self.answered = True
+        self.runtime._post_result(self.request_id, result)
+
+    def open_stream(
+        self, source: type[EventSource], head: Callable[[int, Headers], LambdaResponse]
+    ) -> ResponseSink | None:
+        runtime = self.runtime
+        if not (runtime.stream and issubclass(source, STREAMING_SOURCES)):
+            return None
+        self.answered = True
+        writer = runtime.client.stream_response(self.request_id, HTTP_INTEGRATION_CONTENT_TYPE)
+        self.stream = StreamingSink(writer, head)
+        return self.stream
+
+    def fail(self, error: Exception) -> None:
+        """The invocation failed with `error` (an event the adapter refused, a trigger handler that raised)."""
+        if not self.answered:
+            self.runtime._post_error(self.request_id, error)
+            return
+        logger.error("Exception after the invocation was answered [%s]", self.request_id, exc_info=error)
+        if self.stream is not None and not self.stream.ended:
+            self.stream.cut_short(error)
 
 
 def _xray_cause(error: BaseException, error_type: str) -> dict[str, Any]:

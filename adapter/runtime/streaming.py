@@ -1,5 +1,5 @@
-"""Where the runtime sends an HTTP response: whole, once the application sent its last byte (buffered), or part by
-part as it sends them, in the framing of Lambda's HTTP integrations (streamed).
+"""How the runtime streams an HTTP response: part by part as the application sends it, in the framing of Lambda's
+HTTP integrations. (A buffered response is the engine's `adapter.http.BufferedSink`, posted whole.)
 
 The streamed framing (`application/vnd.awslambda.http-integration-response`): a JSON prelude with the status,
 headers and cookies, then 8 NUL bytes, then the body as it is produced. It is what `HttpResponseStream.from` writes
@@ -13,16 +13,14 @@ https://docs.aws.amazon.com/apigateway/latest/developerguide/response-transfer-m
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
-from adapter.runtime.client import ResponseStream
-from adapter.sources import Response
+from adapter.runtime.client import ResponseWriter, error_document
+from adapter.types import Headers, Response
 
 HTTP_INTEGRATION_CONTENT_TYPE = "application/vnd.awslambda.http-integration-response"
 PRELUDE_DELIMITER = b"\0" * 8
-
-Headers = Iterable[tuple[bytes, bytes]]
 
 
 def prelude(shaped: dict[str, Any]) -> bytes:
@@ -32,69 +30,38 @@ def prelude(shaped: dict[str, Any]) -> bytes:
     return json.dumps(metadata).encode() + PRELUDE_DELIMITER
 
 
-class BufferedSink:
-    """Collects the response and posts it whole as soon as the application sends its last chunk, so that
-    what the application does after that (background tasks) does not hold the response back."""
-
-    __slots__ = ("_post", "chunks", "committed", "headers", "status")
-
-    def __init__(self, post: Callable[[Response], None]) -> None:
-        self._post = post
-        self.status = 500
-        self.headers: Headers = []
-        self.chunks: list[bytes] = []
-        self.committed = False
-
-    def start(self, status: int, headers: Headers) -> None:
-        self.status = status
-        self.headers = headers
-
-    def write(self, chunk: bytes, more: bool) -> None:
-        if chunk:
-            self.chunks.append(chunk)
-        if not more:
-            self.finish()
-
-    def respond(self, response: Response) -> None:
-        """Sends `response` instead of the application's (which never left)."""
-        self.committed = True
-        self._post(response)
-
-    def finish(self) -> None:
-        """Sends what the application sent so far, as the classic handler returns it."""
-        self.respond(Response(self.status, self.headers, b"".join(self.chunks)))
-
-    def fail(self, error: dict[str, Any]) -> None:
-        # Nothing has left yet, and the classic handler returns what the application sent before it failed.
-        self.finish()
-
-
 class StreamingSink:
-    """Sends the prelude when the application starts its response and each chunk as it comes; a failure after
-    that ends the stream with the error trailers."""
+    """The engine's sink for a streamed response (`adapter.http.ResponseSink`): the prelude when the application
+    starts its response, each chunk as it comes, and the end of the chunked request when it is complete.
 
-    __slots__ = ("_prelude", "committed", "stream")
+    A response cut short ends with the error trailers, whatever cut it (the application raised, returned early
+    or broke the protocol, or the deadline passed): Lambda then ends the client's response there and reports the
+    invocation as failed, as uvicorn closes the connection. The prelude has already left, so its Content-Length,
+    if the application gave one, could not be taken back; an aborted response cannot be taken for a whole one.
+    """
 
-    def __init__(self, stream: ResponseStream, make_prelude: Callable[[int, Headers], bytes]) -> None:
+    __slots__ = ("_head", "committed", "ended", "stream")
+
+    def __init__(self, stream: ResponseWriter, head: Callable[[int, Headers], dict[str, Any]]) -> None:
         self.stream = stream
-        self._prelude = make_prelude
+        self._head = head
         self.committed = False
+        self.ended = False
 
     def start(self, status: int, headers: Headers) -> None:
         self.committed = True
-        self.stream.write(self._prelude(status, headers))
+        self.stream.write(prelude(self._head(status, headers)))
 
     def write(self, chunk: bytes, more: bool) -> None:
         self.stream.write(chunk)
         if not more:
+            self.ended = True
             self.stream.finish()
 
-    def respond(self, response: Response) -> None:
-        self.start(response.status, response.headers)
+    def replace(self, response: Response) -> None:
+        self.start(response.status, list(response.headers))
         self.write(response.body, False)
 
-    def finish(self) -> None:
-        self.stream.finish()
-
-    def fail(self, error: dict[str, Any]) -> None:
-        self.stream.fail(error)
+    def cut_short(self, reason: BaseException) -> None:
+        self.ended = True
+        self.stream.fail(error_document(reason))

@@ -1,4 +1,4 @@
-"""What every event source provides, and the response the application produced."""
+"""What every event source provides."""
 
 from __future__ import annotations
 
@@ -10,18 +10,7 @@ from adapter.config import Config
 from adapter.exceptions import InvalidResponse
 from adapter.sources._encoding import is_text
 from adapter.types import Headers, LambdaContext, LambdaEvent, LambdaResponse, Scope
-
-
-class Response:
-    """What the application answered: status, headers as it sent them, and the whole body."""
-
-    __slots__ = ("body", "headers", "status")
-
-    def __init__(self, status: int, headers: Iterable[tuple[bytes, bytes]], body: bytes) -> None:
-        self.status = status
-        self.headers = headers
-        self.body = body
-
+from adapter.types import Response as Response  # where the sources take it from
 
 # The most a synchronous invocation may return, after base64 and JSON encoding; beyond it Lambda fails the
 # invocation and the client sees an opaque 502: https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html

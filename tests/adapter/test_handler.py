@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import atexit
 import gc
 import json
@@ -14,7 +15,8 @@ from typing import Any
 
 import pytest
 
-from adapter import ConfigurationError, LambdaAdapter, MalformedEvent, UnsupportedEvent
+from adapter import AdapterError, ConfigurationError, LambdaAdapter, MalformedEvent, UnsupportedEvent
+from adapter import handler as handler_module
 from adapter.handler import MAX_RESPONSE_BYTES
 from adapter.sources import HTTPAPIV2
 from adapter.types import Receive, Scope, Send
@@ -396,14 +398,7 @@ def test_a_shutdown_that_fails_at_process_exit_is_logged() -> None:
     assert "Exception ignored" not in result.stderr
 
 
-def test_the_exit_hook_logs_a_failing_shutdown(
-    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
-) -> None:
-    registered: list[Callable[[], None]] = []
-    import concurrent.futures.thread  # noqa: F401 (it registers a hook of its own when imported)
-
-    monkeypatch.setattr(threading, "_register_atexit", registered.append)
-
+def test_the_exit_hook_logs_a_failing_shutdown(caplog: pytest.LogCaptureFixture) -> None:
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         await receive()
         await send({"type": "lifespan.startup.complete"})
@@ -412,33 +407,209 @@ def test_the_exit_hook_logs_a_failing_shutdown(
 
     handler = LambdaAdapter(app, lifespan="on")
     handler.startup()
-    [close] = registered
-    close()  # raising here would stop threading's exit hooks registered before it
+    loop = handler.loop
+    handler_module.close_all_at_exit()  # raising here would stop threading's exit hooks registered before it
     [record] = [record for record in caplog.records if record.levelno == logging.ERROR]
     assert record.getMessage() == "Closing the adapter at process exit failed"
     assert record.exc_info is not None and "the pool would not close" in str(record.exc_info[1])
-    assert handler._loop is None
+    assert loop.is_closed()
 
 
-def test_without_threadings_exit_hook_the_adapter_closes_from_atexit(
-    make_adapter: AdapterFactory, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("has_threading_hook", [True, False])
+def test_the_exit_hook_is_registered_once(
+    has_threading_hook: bool, make_adapter: AdapterFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     registered: list[Callable[[], None]] = []
-    import concurrent.futures.thread  # noqa: F401 (it registers a hook of its own when imported)
+    monkeypatch.setattr(handler_module, "_hooked", False)
+    if has_threading_hook:
+        monkeypatch.setattr(threading, "_register_atexit", registered.append)
+    else:
+        # Without threading's private hook, the adapter closes from atexit.
+        monkeypatch.delattr(threading, "_register_atexit")
+        monkeypatch.setattr(atexit, "register", registered.append)
+    first, second = make_adapter(), make_adapter()
+    first(make_http_v2_event(), None)
+    second(make_http_v2_event(), None)
+    loops = [first.loop, second.loop]
+    assert registered == [handler_module.close_all_at_exit]
+    registered[0]()
+    assert [loop.is_closed() for loop in loops] == [True, True]
 
-    monkeypatch.delattr(threading, "_register_atexit")
-    monkeypatch.setattr(atexit, "register", registered.append)
-    handler = make_adapter()
-    handler(make_http_v2_event(), None)
+
+def test_an_adapter_that_is_collected_is_closed(lambda_context: LambdaContextStub) -> None:
+    events: list[str] = []
+    handler = LambdaAdapter(lifespan_recorder(events))
+    handler(make_http_v2_event(), lambda_context)
     loop = handler.loop
-    [close] = registered
-    close()
-    assert loop.is_closed()
-    # An adapter that is gone by then is left alone.
-    gone = LambdaAdapter(echo_app, lifespan="off")
-    loop = gone.loop
-    del gone
+    del handler
     gc.collect()
-    registered[-1]()
-    assert not loop.is_closed()
-    loop.close()
+    assert events == ["startup", "shutdown"]
+    assert loop.is_closed()
+    assert not any(runner._loop is loop for runner in handler_module._open)
+
+
+def test_an_adapter_collected_while_another_loop_runs_is_closed_on_a_thread_of_its_own() -> None:
+    events: list[str] = []
+    handler: LambdaAdapter | None = LambdaAdapter(lifespan_recorder(events))
+    assert handler is not None
+    handler.startup()
+    loop = handler.loop
+
+    async def drop() -> str:
+        nonlocal handler
+        handler = None  # collected here, while this loop runs on this thread
+        gc.collect()
+        return threading.current_thread().name
+
+    assert asyncio.run(drop()) == "MainThread"
+    assert events == ["startup", "shutdown"]
+    assert loop.is_closed()
+
+
+def test_a_closed_adapter_is_left_alone_when_collected() -> None:
+    events: list[str] = []
+    handler = LambdaAdapter(lifespan_recorder(events))
+    handler.startup()
+    handler.close()
+    del handler
+    gc.collect()
+    assert events == ["startup", "shutdown"]
+
+
+def test_a_shutdown_that_fails_when_the_adapter_is_collected_is_logged(caplog: pytest.LogCaptureFixture) -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await receive()
+        await send({"type": "lifespan.startup.complete"})
+        await receive()
+        raise RuntimeError("the pool would not close")
+
+    handler = LambdaAdapter(app, lifespan="on")
+    handler.startup()
+    del handler
+    gc.collect()
+    [record] = [record for record in caplog.records if record.levelno == logging.ERROR]
+    assert record.getMessage() == "Closing the adapter when it was collected failed"
+
+
+_DROPPED_SCRIPT = """
+import gc
+from adapter import LambdaAdapter
+from tests.adapter.builders import make_http_v2_event
+
+shutdowns = []
+
+async def app(scope, receive, send):
+    if scope["type"] == "lifespan":
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            else:
+                shutdowns.append(1)
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+    await receive()
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": b"ok"})
+
+def serve_one():
+    handler = LambdaAdapter(app)  # as a test suite builds one per test, and never closes it
+    assert handler(make_http_v2_event(), None)["statusCode"] == 200
+
+for _ in range(20):
+    serve_one()
+kept = LambdaAdapter(app)  # still referenced at exit: closed by the exit hook
+kept(make_http_v2_event(), None)
+gc.collect()
+print(len(shutdowns))
+import atexit
+atexit.register(lambda: print(len(shutdowns)))
+"""
+
+
+def test_adapters_dropped_without_close_leak_nothing_and_shut_down_once_each() -> None:
+    root = Path(__file__).resolve().parents[2]
+    result = subprocess.run(
+        [sys.executable, "-X", "dev", "-W", "error", "-c", _DROPPED_SCRIPT],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    # 20 shut down when collected, the 21st at exit; no ResourceWarning for an unclosed loop or socket, no
+    # "Task was destroyed but it is pending!", no "Event loop is closed".
+    assert (result.stdout.splitlines(), result.stderr) == (["20", "21"], "")
+
+
+def test_a_second_thread_waits_for_the_invocation_in_progress(lambda_context: LambdaContextStub) -> None:
+    entered, release = threading.Event(), threading.Event()
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["path"] == "/slow":
+            entered.set()
+            await asyncio.to_thread(release.wait, 10)
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
+        await send({"type": "http.response.body", "body": scope["path"].encode()})
+
+    handler = LambdaAdapter(app, lifespan="off")
+    results: list[str] = []
+    first = threading.Thread(target=lambda: results.append(handler(make_http_v2_event(path="/slow"), None)["body"]))
+    first.start()
+    assert entered.wait(10)
+    second = threading.Thread(target=lambda: results.append(handler(make_http_v2_event(path="/fast"), None)["body"]))
+    second.start()
+    second.join(0.2)
+    assert second.is_alive()  # waiting for its turn, as a second invocation waits for the environment
+    release.set()
+    first.join(10)
+    second.join(10)
+    assert results == ["/slow", "/fast"]
+    handler.close()
+
+
+def test_an_application_calling_its_own_handler_gets_an_adapter_error() -> None:
+    errors: list[BaseException] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            handler(make_http_v2_event(), None)
+        except AdapterError as error:
+            errors.append(error)
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body"})
+
+    handler = LambdaAdapter(app, lifespan="off")
+    assert handler(make_http_v2_event(), None)["statusCode"] == 204
+    [error] = errors
+    assert "serves one invocation at a time" in str(error)
+    handler.close()
+
+
+def test_a_handler_called_from_a_running_event_loop_gets_an_adapter_error() -> None:
+    handler = LambdaAdapter(echo_app, lifespan="off")
+
+    async def main() -> None:
+        with pytest.raises(AdapterError, match=r"asyncio\.to_thread"):
+            handler(make_http_v2_event(), None)
+        assert (await asyncio.to_thread(handler, make_http_v2_event(), None))["statusCode"] == 200
+
+    asyncio.run(main())
+    handler.close()
+
+
+def lifespan_recorder(events: list[str]) -> Any:
+    """An application that records its lifespan startup and shutdown, and answers requests with 200."""
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                phase = message["type"].removeprefix("lifespan.")
+                events.append(phase)
+                await send({"type": f"lifespan.{phase}.complete"})
+                if phase == "shutdown":
+                    return
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body"})
+
+    return app

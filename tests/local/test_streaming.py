@@ -120,7 +120,7 @@ def test_an_app_failing_mid_stream_cuts_the_connection(serve: Serve, caplog: pyt
     assert response.status_code == 200 and received == b"partial"
     # The chunk that came, and no last chunk: the server closed the connection instead.
     assert raw.endswith(b"\r\n\r\n7\r\npartial\r\n")
-    assert "Exception in ASGI application after the response started; ending it there" in caplog.text
+    assert "Exception in ASGI application after the response started; cutting it short" in caplog.text
     assert "RuntimeError: the stream broke" in caplog.text
     assert "The response stream ended with an error; closing the connection without ending its body" in caplog.text
 

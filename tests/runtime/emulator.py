@@ -221,7 +221,8 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if outcome.kind is not None:
             self._read_body(None)
-            self._answer(400, {"errorMessage": "Invalid state transition", "errorType": "InvalidStateTransition"})
+            # As Lambda answers it (rapid renders InvalidStateTransition as 403 Forbidden).
+            self._answer(403, {"errorMessage": "Invalid state transition", "errorType": "InvalidStateTransition"})
             return
         outcome.kind = kind
         outcome.headers = {name.lower(): value for name, value in self.headers.items()}

@@ -237,7 +237,7 @@ def test_a_runtime_api_that_refuses_a_post_is_fatal(api: RuntimeAPI, make_runtim
     invocation = runtime.client.next()
     runtime.client.post_response(outcome.request_id, b'"first"')
 
-    with pytest.raises(RuntimeAPIError, match=r"answered 400: .*InvalidStateTransition"):
+    with pytest.raises(RuntimeAPIError, match=r"answered 403: .*InvalidStateTransition"):
         runtime.handle(invocation)
 
 
@@ -268,5 +268,5 @@ def test_errors_are_logged_with_the_request_id(
 
     assert outcome.json()["statusCode"] == 500
     # Starlette's error middleware answered 500 itself, then raised.
-    assert f"Exception in ASGI application after its response was sent [{outcome.request_id}]" in caplog.text
+    assert f"Exception in ASGI application after its response was complete [{outcome.request_id}]" in caplog.text
     assert "ValueError: the handler broke" in caplog.text

@@ -124,7 +124,7 @@ def test_a_failure_mid_stream_ends_it_with_the_error_trailers(
     assert error["errorType"] == "ValueError"
     assert error["errorMessage"] == "the feed broke"
     assert any("broken_stream" in line or "feed" in line for line in error["stackTrace"])
-    assert f"after the response started; ending it there [{outcome.request_id}]" in caplog.text
+    assert f"after the response started; cutting it short [{outcome.request_id}]" in caplog.text
 
 
 async def raises_before_starting(scope: Scope, receive: Receive, send: Send) -> None:
@@ -166,7 +166,10 @@ def test_apps_that_misbehave_get_the_classic_answers(
     if stream:
         prelude, streamed = split(outcome)
         assert (prelude["statusCode"], streamed) == (status, body)
-        assert outcome.trailers == {}
+        # A response cut short ends with the error trailers: Lambda aborts the client's response there, as uvicorn
+        # closes the connection, rather than passing the truncated body off as whole.
+        cut = {"lambda-runtime-function-error-type": "IncompleteResponse"} if app is returns_half_way else {}
+        assert {name: value for name, value in outcome.trailers.items() if "type" in name} == cut
     else:
         assert (outcome.json()["statusCode"], outcome.json()["body"]) == (status, body.decode())
     assert log in caplog.text
@@ -287,40 +290,25 @@ def test_a_runtime_api_failure_the_app_swallows_is_still_fatal(api: RuntimeAPI, 
     invocation = runtime.client.next()
     outcome.kind = "response"  # as though it had been answered already: the emulator refuses the stream's end
 
-    with pytest.raises(RuntimeAPIError, match=r"answered 400: .*InvalidStateTransition"):
+    with pytest.raises(RuntimeAPIError, match=r"answered 403: .*InvalidStateTransition"):
         runtime.handle(invocation)
 
 
 def test_a_task_waiting_for_the_disconnect_gets_it_once_the_request_is_over() -> None:
     import asyncio
+    import time
 
-    from adapter.runtime.invocation import serve_http
-    from adapter.sources import Response
+    from adapter.http import BufferedSink, serve_http
 
-    responses: list[int] = []
-
-    class Sink:
-        committed = False
-
-        def start(self, status: int, headers: object) -> None: ...
-
-        def write(self, chunk: bytes, more: bool) -> None: ...
-
-        def respond(self, response: Response) -> None:
-            responses.append(response.status)
-
-        def finish(self) -> None: ...
-
-        def fail(self, error: dict[str, Any]) -> None: ...
-
+    sink = BufferedSink()
     got: list[str] = []
     app = leaves_a_waiter(got, raises=True)
 
     async def main() -> set[asyncio.Task[Any]]:
-        loop = asyncio.get_running_loop()
-        await serve_http(app, {"type": "http"}, b"", "req-1", Sink(), loop.time() + 10)
+        await serve_http(app, {"type": "http"}, b"", sink, "req-1", time.time() + 10)
         await asyncio.sleep(0)
         return asyncio.all_tasks() - {asyncio.current_task()}
 
     assert asyncio.run(main()) == set()
-    assert (got, responses) == (["http.disconnect"], [500])
+    assert sink.response is not None
+    assert (got, sink.response.status) == (["http.disconnect"], 500)
