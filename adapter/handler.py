@@ -299,10 +299,8 @@ def _drive(loop: asyncio.AbstractEventLoop, coroutine: Coroutine[Any, Any, T]) -
     try:
         return loop.run_until_complete(coroutine)
     except RuntimeError:
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            raise  # the application's own RuntimeError, or the loop's
+        if not _loop_runs_here():
+            raise  # a trigger handler's own RuntimeError, or the loop's
         # asyncio refused before it started the coroutine ("Cannot run the event loop while another loop is
         # running"): the handler was called from async code, as Lambda never calls it.
         coroutine.close()
@@ -311,6 +309,14 @@ def _drive(loop: asyncio.AbstractEventLoop, coroutine: Coroutine[Any, Any, T]) -
             " its own; from async code (a test, say) call it in a thread: await asyncio.to_thread(handler, event,"
             " context)"
         ) from None
+
+
+def _loop_runs_here() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
 class _Runner:

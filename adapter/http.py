@@ -332,9 +332,6 @@ async def _timed_out(app: ASGIApp, scope: Scope, exchange: Exchange, request_id:
     done, _ = await asyncio.wait((task,), timeout=max(0.0, deadline - time.time()))
     if done:
         return False
-    if exchange.sink_failure is not None:
-        await cancel(task)
-        raise exchange.sink_failure
     _log_overrun(task, scope, request_id, exchange.complete)
     await cancel(task)
     if exchange.sink_failure is not None:
@@ -371,9 +368,7 @@ def _finish(exchange: Exchange, request_id: str) -> None:
 
 
 async def cancel(task: asyncio.Task[Any]) -> None:
-    """Cancels `task` and gives it `CANCEL_GRACE` seconds to unwind."""
-    if task.done():
-        return
+    """Cancels `task`, which is still running, and gives it `CANCEL_GRACE` seconds to unwind."""
     task.cancel()
     await asyncio.wait((task,), timeout=CANCEL_GRACE)
 

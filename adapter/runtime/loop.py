@@ -118,9 +118,8 @@ class Runtime:
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop:
-        """The loop on which work after the response runs: the adapter's, or one of the runtime's own."""
-        if self.adapter is not None:
-            return self.adapter.loop
+        """The loop on which work after the response of a handler other than a `LambdaAdapter` runs (an
+        adapter's runs on the adapter's own loop)."""
         if self._own_loop is None:
             self._own_loop = asyncio.new_event_loop()
         return self._own_loop

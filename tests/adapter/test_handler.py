@@ -15,11 +15,18 @@ from typing import Any
 
 import pytest
 
-from adapter import AdapterError, ConfigurationError, LambdaAdapter, MalformedEvent, UnsupportedEvent
+from adapter import (
+    AdapterError,
+    ConfigurationError,
+    InvalidResponse,
+    LambdaAdapter,
+    MalformedEvent,
+    UnsupportedEvent,
+)
 from adapter import handler as handler_module
 from adapter.handler import MAX_RESPONSE_BYTES
 from adapter.sources import HTTPAPIV2
-from adapter.types import Receive, Scope, Send
+from adapter.types import Receive, Response, Scope, Send
 from tests.adapter.builders import make_alb_event, make_edge_event, make_http_v2_event, make_rest_event
 from tests.adapter.conftest import AdapterFactory, echo_app, responder
 from tests.conftest import LambdaContextStub
@@ -613,3 +620,51 @@ def lifespan_recorder(events: list[str]) -> Any:
         await send({"type": "http.response.body"})
 
     return app
+
+
+class RefusingSource(HTTPAPIV2):
+    """A custom source that refuses a response as the default ones refuse headers that are not byte pairs."""
+
+    @classmethod
+    def to_response(cls, response: Any, event: Any, config: Any) -> Any:
+        if response.status == 200:
+            raise InvalidResponse("this source refuses the response")
+        return super().to_response(response, event, config)
+
+
+def test_a_response_the_source_refuses_is_a_logged_500(
+    make_adapter: AdapterFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    result = make_adapter(sources=(RefusingSource,))(make_http_v2_event(), None)
+    assert (result["statusCode"], result["body"]) == (500, "Internal Server Error")
+    assert "this source refuses the response; answering 500 [-]" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("headers", "message"),
+    [
+        ([("content-type", "text/plain")], "byte strings; got str 'content-type': str"),
+        ([b"set-cookie: session=secret"], r"pairs; header 0 is a bytes of length 26$"),
+    ],
+)
+def test_response_parts_refuses_headers_that_are_not_byte_pairs(headers: Any, message: str) -> None:
+    # The engine checks what applications send; a source's own caller gets the same check.
+    from adapter.config import build_config
+    from adapter.sources import response_parts
+
+    config = build_config(lifespan="off", api_gateway_base_path="/", text_mime_types=None, exclude_headers=None)
+    with pytest.raises(InvalidResponse, match=message):
+        response_parts(Response(200, headers, b""), config)
+
+
+def test_a_runtime_error_from_a_trigger_handler_is_raised_as_it_is(make_adapter: AdapterFactory) -> None:
+    from adapter.triggers import Triggers
+
+    triggers = Triggers()
+
+    @triggers.on_invoke()
+    def task(payload: Any, state: Any) -> None:
+        raise RuntimeError("the task broke")
+
+    with pytest.raises(RuntimeError, match="the task broke"):
+        make_adapter(lifespan="off", triggers=triggers)({"job": 1}, None)

@@ -270,7 +270,11 @@ def test_a_response_cut_short_loses_its_content_length(ending: str, caplog: pyte
             raise RuntimeError("database went away")
 
     status, headers, body = run(app)
-    assert (status, headers, body) == (200, [(b"content-type", b"application/json"), (b"x-a", b"1")], b'{"items": [1, 2, ')
+    assert (status, headers, body) == (
+        200,
+        [(b"content-type", b"application/json"), (b"x-a", b"1")],
+        b'{"items": [1, 2, ',
+    )
     assert "cutting it short" in caplog.records[0].getMessage()
 
 

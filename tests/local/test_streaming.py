@@ -339,3 +339,11 @@ def test_the_sample_apps_click_feed_streams_through_serve(streaming_sample_app: 
 
     assert first == ["retry: 1000", "event: clicks", f'data: {{"code": "{code}", "clicks": 0}}', ""]
     assert second == ["event: clicks", f'data: {{"code": "{code}", "clicks": 1}}', ""]
+
+
+def test_the_local_channel_hands_out_no_invocation_of_its_own() -> None:
+    from adapter.local.streaming import Channel
+    from adapter.runtime.client import RuntimeAPIError
+
+    with pytest.raises(RuntimeAPIError, match="hands each invocation to the runtime itself"):
+        Channel().next()

@@ -69,6 +69,9 @@ class RuntimeAPI(ThreadingHTTPServer):
         # Close the connection after the next /next answer without saying so, as a server whose idle
         # connection timed out does.
         self.drop_connection_after_next = False
+        # Record the next /response or /error, then close the connection without answering, as a connection
+        # that drops after the request was received does.
+        self.drop_connection_after_post = False
         # Answer /next with this status and an error instead of an invocation.
         self.next_status: int | None = None
 
@@ -230,8 +233,12 @@ class _Handler(BaseHTTPRequestHandler):
         outcome.body = self._read_body(outcome)
         outcome.received_at = time.monotonic()
         server.record(kind, request_id)
-        self._answer(202, {"status": "OK"})
         outcome.done.set()
+        if server.drop_connection_after_post:
+            server.drop_connection_after_post = False
+            self.close_connection = True
+            return
+        self._answer(202, {"status": "OK"})
 
     def _read_body(self, outcome: Outcome | None) -> bytes:
         if "chunked" not in (self.headers.get("Transfer-Encoding") or "").lower():

@@ -231,6 +231,28 @@ def test_a_kept_alive_connection_the_server_dropped_is_opened_again(api: Runtime
     assert outcome.json()["body"] == "hello"
 
 
+def test_a_retried_answer_that_was_already_recorded_is_logged_and_the_loop_goes_on(
+    api: RuntimeAPI, make_runtime: MakeRuntime, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The first POST reached the Runtime API, which recorded it, and the connection dropped before its answer:
+    # the retry on a new connection is refused with 403 (InvalidStateTransition), and nothing is lost.
+    runtime = make_runtime()
+    api.drop_connection_after_post = True
+    first = serve_one(runtime, api, make_function_url_event(path="/hello"))
+    assert first.json()["body"] == "hello"
+    assert [entry for entry in api.log if entry[1] == first.request_id] == [("response", first.request_id)]
+    assert "was retried on a new connection and answered 403: the first attempt was recorded" in caplog.text
+    assert serve_one(runtime, api, make_function_url_event(path="/hello")).json()["body"] == "hello"
+
+
+def test_a_refused_error_post_on_a_retry_is_logged_too(api: RuntimeAPI, make_runtime: MakeRuntime) -> None:
+    runtime = make_runtime()
+    api.drop_connection_after_post = True
+    outcome = serve_one(runtime, api, {"not": "an http event"})
+    assert outcome.kind == "error"
+    assert serve_one(runtime, api, make_function_url_event(path="/hello")).json()["body"] == "hello"
+
+
 def test_a_runtime_api_that_refuses_a_post_is_fatal(api: RuntimeAPI, make_runtime: MakeRuntime) -> None:
     runtime = make_runtime()
     outcome = api.invoke(make_function_url_event(path="/hello"))
@@ -270,3 +292,20 @@ def test_errors_are_logged_with_the_request_id(
     # Starlette's error middleware answered 500 itself, then raised.
     assert f"Exception in ASGI application after its response was complete [{outcome.request_id}]" in caplog.text
     assert "ValueError: the handler broke" in caplog.text
+
+
+def test_a_failure_after_the_answer_left_is_only_logged(
+    api: RuntimeAPI, make_runtime: MakeRuntime, caplog: pytest.LogCaptureFixture
+) -> None:
+    from adapter.runtime.loop import _Answer
+
+    runtime = make_runtime()
+    outcome = api.invoke({"job": 1})
+    invocation = runtime.client.next()
+    answer = _Answer(runtime, invocation.request_id)
+    answer.send_result({"done": True})
+    answer.fail(ValueError("too late"))  # a second answer would be refused, and end the runtime
+
+    assert outcome.wait().json() == {"done": True}
+    assert [entry for entry in api.log if entry[1] == outcome.request_id] == [("response", outcome.request_id)]
+    assert f"Exception after the invocation was answered [{outcome.request_id}]" in caplog.text

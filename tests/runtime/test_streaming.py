@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from adapter import LambdaAdapter
+from adapter.sources import HTTPAPIV2
 from adapter.types import Receive, Scope, Send
 from tests.adapter.builders import make_alb_event, make_function_url_event, make_rest_event
 from tests.adapter.conftest import leaves_a_waiter
@@ -312,3 +313,25 @@ def test_a_task_waiting_for_the_disconnect_gets_it_once_the_request_is_over() ->
     assert asyncio.run(main()) == set()
     assert sink.response is not None
     assert (got, sink.response.status) == (["http.disconnect"], 500)
+
+
+class BrokenHead(HTTPAPIV2):
+    """A custom source whose shaping fails on the response's head: a bug of its own, not the application's."""
+
+    @classmethod
+    def to_response(cls, response: Any, event: Any, config: Any) -> Any:
+        raise ValueError("this source cannot shape a response")
+
+
+def test_a_stream_whose_sink_fails_still_gets_one_answer(
+    api: RuntimeAPI, make_runtime: MakeRuntime, caplog: pytest.LogCaptureFixture
+) -> None:
+    runtime = make_runtime(LambdaAdapter(apps.app, sources=(BrokenHead,)), stream=True)
+    outcome = serve_one(runtime, api, make_function_url_event(path="/hello"))
+
+    # The stream was opened for the response: it ends, complete as a chunked request, with the error trailers.
+    assert outcome.streamed and outcome.body == b""
+    assert outcome.trailers["lambda-runtime-function-error-type"] == "ValueError"
+    assert [entry for entry in api.log if entry[1] == outcome.request_id] == [("response", outcome.request_id)]
+    assert f"Exception after the invocation was answered [{outcome.request_id}]" in caplog.text
+    assert serve_one(runtime, api, make_function_url_event(path="/hello")).streamed  # the loop goes on
