@@ -18,6 +18,12 @@ _PATH_SAFE = "/%:@!$&'()*+,;=-._~[]|^\\"
 _PATH_NEEDS_QUOTING = re.compile(r"[^A-Za-z0-9/%:@!$&'()*+,;=\-._~\[\]|^\\]").search
 _QUERY_SAFE = "/%:@!$&'()*+,;=-._~?[]|^\\`{}"
 _QUERY_NEEDS_QUOTING = re.compile(r"[^A-Za-z0-9/%:@!$&'()*+,;=\-._~?\[\]|^\\`{}]").search
+# The same test for an ASCII query, in one pass in C: translate() maps every byte that _QUERY_NEEDS_QUOTING
+# matches (controls, space, '"', "#", "<", ">" and DEL) to another byte and the rest to themselves, so the query
+# comes back unchanged exactly when nothing needs escaping. The regular expression costs about five times as much
+# per character: on a query of a hundred parameters, more than all the rest the adapter adds to an invocation.
+_QUERY_ESCAPED = bytes(range(0x21)) + b'"#<>\x7f'
+_QUERY_UNCHANGED = bytes.maketrans(_QUERY_ESCAPED, b"\x80" * len(_QUERY_ESCAPED))
 
 TEXT_MIME_TYPES = frozenset(
     {
@@ -67,6 +73,12 @@ def split_path(path: str) -> tuple[bytes, str]:
 
 
 def raw_query(query: str) -> bytes:
+    """`query` as the client sent it: escapes are kept, characters that cannot travel raw are escaped."""
+    if query.__class__ is str and query.isascii():  # isascii() reads a flag of the string, whatever its length
+        encoded = query.encode("ascii")
+        if encoded.translate(_QUERY_UNCHANGED) == encoded:
+            return encoded
+    # Something to escape, text beyond ASCII, or not a plain str (a subclass): the test that held before.
     if _QUERY_NEEDS_QUOTING(query) is None:
         return query.encode("ascii")
     return quote(query, safe=_QUERY_SAFE + "=&").encode("ascii")
