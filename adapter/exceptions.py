@@ -7,7 +7,7 @@ AdapterError
 │   ├── UnsupportedEvent an event of no shape the adapter knows
 │   └── MalformedEvent   an event of a known shape with a missing or invalid field
 │       └── InvalidPayload   a direct invocation's payload that its handler's parser refused
-├── InvalidResponse      a response the application sent that cannot be returned to Lambda
+├── InvalidResponse      an ASGI response message that breaks the protocol (raised in the application's send)
 ├── BatchFailed          records of a non-HTTP event failed, and the whole invocation fails for them
 └── LifespanError        the application's lifespan startup or shutdown failed
 ```
@@ -44,8 +44,9 @@ class InvalidPayload(MalformedEvent):
 
 
 class InvalidResponse(AdapterError, TypeError):
-    """The application's response breaks the ASGI protocol in a way that only shows when it is shaped for Lambda
-    (header names or values that are not byte strings). The client gets a 500."""
+    """A message the application sent breaks the ASGI protocol (a body that is not bytes, a status outside
+    100-599, headers that are not pairs of byte strings, messages out of order). It is raised in the application's
+    `send`, and the client gets a 500, or the response cut short if it had started."""
 
 
 class BatchFailed(AdapterError):

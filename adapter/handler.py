@@ -10,14 +10,13 @@ import os
 import threading
 import weakref
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, Protocol, TypeVar
 
 from adapter.config import Config, build_config
 from adapter.exceptions import AdapterError, ConfigurationError, EventError, InvalidResponse, MalformedEvent
 from adapter.http import BufferedSink, ResponseSink, internal_error, serve_http
 from adapter.lifespan import Lifespan
-from adapter.sources import DEFAULT_SOURCES, EventSource, detect
-from adapter.sources._base import LAMBDA_RESPONSE_BYTES
+from adapter.sources import DEFAULT_SOURCES, LAMBDA_RESPONSE_BYTES, EventSource, detect
 from adapter.types import ASGIApp, Headers, LambdaContext, LambdaEvent, LambdaResponse, Response, Scope
 
 if TYPE_CHECKING:
@@ -115,7 +114,6 @@ class LambdaAdapter:
         # and the loop's sockets closed), or at exit if it never is.
         weakref.finalize(self, self._runner.close_when_collected).atexit = False
         self._lock = threading.Lock()
-        self._owner: int | None = None
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop:
@@ -129,7 +127,6 @@ class LambdaAdapter:
         try:
             return _drive(self._runner.loop(), coroutine)
         finally:
-            self._owner = None
             self._lock.release()
 
     def startup(self) -> None:
@@ -148,11 +145,7 @@ class LambdaAdapter:
         try:
             self._runner.close(timeout, at_exit=False)
         finally:
-            self._owner = None
             self._lock.release()
-
-    def __call__(self, event: LambdaEvent, context: LambdaContext | None) -> Any:
-        return self.handle(event, context)
 
     def handle(
         self,
@@ -175,9 +168,12 @@ class LambdaAdapter:
         for the one in progress, and a call from inside an invocation (the application calling its own handler)
         raises `AdapterError`.
         """
-        self._enter()
+        # Inlined `_enter()`, `_Runner.loop()` and `_drive()`: this runs for every invocation.
+        if not self._lock.acquire(False):
+            self._wait()
+        coroutine: Coroutine[Any, Any, Any] | None = None
         try:
-            loop = self._runner.loop()
+            loop = self._runner.current or self._runner.loop()
             triggers = self.triggers
             if triggers:
                 kind = triggers.kind_of(event)
@@ -189,36 +185,47 @@ class LambdaAdapter:
                     return result
             source, scope, body = self._request(event, context, loop)
             request_id = getattr(context, "aws_request_id", "-")
-            sink: ResponseSink | None = None
-            if outlet is not None:
-                sink = outlet.open_stream(source, lambda status, headers: self._head(source, status, headers, event))
-            if sink is not None:
-                _drive(loop, serve_http(self.app, scope, body, sink, request_id, deadline))
-                return None
-            buffered = BufferedSink(
-                None
-                if outlet is None
-                else lambda response: outlet.send_result(self._shape(source, response, event, request_id))
+            if outlet is None:
+                # The classic handler: the response is returned once the application is done.
+                buffered = BufferedSink()
+                coroutine = serve_http(self.app, scope, body, buffered, request_id, deadline)
+                loop.run_until_complete(coroutine)
+                return self._shape(source, buffered, event, request_id)
+            coroutine = serve_http(
+                self.app, scope, body, self._sink(outlet, source, event, request_id), request_id, deadline
             )
-            _drive(loop, serve_http(self.app, scope, body, buffered, request_id, deadline))
-            response = buffered.response
-            assert response is not None, "the engine always ends the exchange"
-            return self._shape(source, response, event, request_id) if outlet is None else None
+            loop.run_until_complete(coroutine)
+            return None
+        except RuntimeError:
+            if coroutine is not None and _loop_runs_here():
+                _refuse_async_caller(coroutine)
+            raise
         finally:
-            self._owner = None
             self._lock.release()
 
+    __call__ = handle
+
+    def _sink(self, outlet: Outlet, source: type[EventSource], event: LambdaEvent, request_id: str) -> ResponseSink:
+        """Where the response goes for an outlet: a stream it opens, or sent whole through it once complete."""
+        sink = outlet.open_stream(source, lambda status, headers: self._head(source, status, headers, event))
+        if sink is not None:
+            return sink
+        return BufferedSink(lambda response: outlet.send_result(self._shape(source, response, event, request_id)))
+
     def _enter(self) -> None:
-        if self._lock.acquire(blocking=False):
-            self._owner = threading.get_ident()
-            return
-        if self._owner == threading.get_ident():
+        if not self._lock.acquire(False):
+            self._wait()
+
+    def _wait(self) -> None:
+        """Waits for the invocation in progress on another thread; refuses one on this thread (its loop is the one
+        running here)."""
+        loop = self._runner.current
+        if loop is not None and _loop_runs_here() and asyncio.get_running_loop() is loop:
             raise AdapterError(
                 "LambdaAdapter serves one invocation at a time, as Lambda runs a function, and this thread is"
                 " already in one: the application called its own handler"
             )
         self._lock.acquire()
-        self._owner = threading.get_ident()
 
     def _request(
         self, event: LambdaEvent, context: LambdaContext | None, loop: asyncio.AbstractEventLoop
@@ -301,14 +308,18 @@ def _drive(loop: asyncio.AbstractEventLoop, coroutine: Coroutine[Any, Any, T]) -
     except RuntimeError:
         if not _loop_runs_here():
             raise  # a trigger handler's own RuntimeError, or the loop's
-        # asyncio refused before it started the coroutine ("Cannot run the event loop while another loop is
-        # running"): the handler was called from async code, as Lambda never calls it.
-        coroutine.close()
-        raise AdapterError(
-            "LambdaAdapter is called synchronously, as Lambda calls it, and runs the application on an event loop of"
-            " its own; from async code (a test, say) call it in a thread: await asyncio.to_thread(handler, event,"
-            " context)"
-        ) from None
+        _refuse_async_caller(coroutine)
+
+
+def _refuse_async_caller(coroutine: Coroutine[Any, Any, Any]) -> NoReturn:
+    # asyncio refused before it started the coroutine ("Cannot run the event loop while another loop is
+    # running"): the handler was called from async code, as Lambda never calls it.
+    coroutine.close()
+    raise AdapterError(
+        "LambdaAdapter is called synchronously, as Lambda calls it, and runs the application on an event loop of"
+        " its own; from async code (a test, say) call it in a thread: await asyncio.to_thread(handler, event,"
+        " context)"
+    ) from None
 
 
 def _loop_runs_here() -> bool:
@@ -326,13 +337,14 @@ class _Runner:
 
     def __init__(self, lifespan: Lifespan) -> None:
         self.lifespan = lifespan
-        self._loop: asyncio.AbstractEventLoop | None = None
+        # The open loop, if any (None once closed).
+        self.current: asyncio.AbstractEventLoop | None = None
         self._closing = threading.Lock()
 
     def loop(self) -> asyncio.AbstractEventLoop:
-        loop = self._loop
+        loop = self.current
         if loop is None or loop.is_closed():
-            loop = self._loop = asyncio.new_event_loop()
+            loop = self.current = asyncio.new_event_loop()
             # Lambda sends SIGTERM only to functions with extensions, so process exit is the moment to shut down.
             _open.add(self)
             _register_exit_hook()
@@ -340,8 +352,8 @@ class _Runner:
 
     def close(self, timeout: float | None, *, at_exit: bool) -> None:
         with self._closing:
-            loop = self._loop
-            self._loop = None
+            loop = self.current
+            self.current = None
             _open.discard(self)
             if loop is None or loop.is_closed():
                 return
@@ -373,7 +385,7 @@ class _Runner:
         """Closes the loop of an adapter that was dropped without `close()`. The collector may run this on any
         thread, also one whose own event loop is running, where this loop cannot run: then it runs on a thread of
         its own."""
-        if self._loop is None:
+        if self.current is None:
             return
         try:
             asyncio.get_running_loop()

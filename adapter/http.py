@@ -77,16 +77,17 @@ class ResponseSink(Protocol):
     def cut_short(self, reason: BaseException) -> None: ...
 
 
-class BufferedSink:
+class BufferedSink(Response):
     """Collects the response and delivers it whole, once: as soon as the application sends its last chunk (so
-    that what it does after that, background tasks, does not hold it back), or in the place of it.
+    that what it does after that, background tasks, does not hold it back), or in the place of it. The sink is
+    the `Response` that is delivered (no copy is made of it); `committed` says it was.
 
     A response cut short is delivered as far as it was sent, without its Content-Length: the body is shorter
     than that says, and a client or cache trusting it would wait for the rest or keep a truncated copy (RFC 9110
     8.6). A whole response cannot say it was cut short otherwise.
     """
 
-    __slots__ = ("_deliver", "chunks", "committed", "headers", "response", "status")
+    __slots__ = ("_deliver", "chunks", "committed")
 
     def __init__(self, deliver: Callable[[Response], None] | None = None) -> None:
         self._deliver = deliver
@@ -94,8 +95,6 @@ class BufferedSink:
         self.headers: Headers = []
         self.chunks: list[bytes] = []
         self.committed = False
-        # What was delivered, once it was.
-        self.response: Response | None = None
 
     def start(self, status: int, headers: Headers) -> None:
         self.status = status
@@ -105,17 +104,18 @@ class BufferedSink:
         if chunk:
             self.chunks.append(chunk)
         if not more:
-            self.replace(Response(self.status, self.headers, b"".join(self.chunks)))
+            self.body = b"".join(self.chunks)
+            self.committed = True
+            if self._deliver is not None:
+                self._deliver(self)
 
     def replace(self, response: Response) -> None:
-        self.committed = True
-        self.response = response
-        if self._deliver is not None:
-            self._deliver(response)
+        self.status, self.headers, self.chunks = response.status, list(response.headers), [response.body]
+        self.write(b"", False)
 
     def cut_short(self, reason: BaseException) -> None:
-        headers = [pair for pair in self.headers if pair[0].lower() != b"content-length"]
-        self.replace(Response(self.status, headers, b"".join(self.chunks)))
+        self.headers = [pair for pair in self.headers if pair[0].lower() != b"content-length"]
+        self.write(b"", False)
 
 
 class Exchange:
@@ -132,6 +132,7 @@ class Exchange:
         "disconnect",
         "ended",
         "error",
+        "failed",
         "invalid",
         "request_body",
         "request_sent",
@@ -148,7 +149,9 @@ class Exchange:
         self.complete = False
         self.ended = False
         self.disconnect: asyncio.Event | None = None
-        # The first protocol violation, what the application raised, and what the sink raised.
+        # The first protocol violation, what the application raised, and what the sink raised; `failed` once
+        # the first or the last is there.
+        self.failed = False
         self.invalid: InvalidResponse | None = None
         self.error: BaseException | None = None
         self.sink_failure: BaseException | None = None
@@ -167,56 +170,70 @@ class Exchange:
             await self.disconnect.wait()
         return {"type": "http.disconnect"}
 
-    def end(self) -> None:
-        """The exchange is over, its response complete or not: tasks still waiting in `receive` get the
-        disconnect (as uvicorn's do when the connection closes) rather than waiting forever."""
-        self.ended = True
-        if self.disconnect is not None:
-            self.disconnect.set()
-
     async def send(self, message: Message) -> None:
-        if self.invalid is not None or self.sink_failure is not None:
+        if self.failed:
             raise RuntimeError("ASGI application sent a message after its response failed")
+        # One pass, each message checked before it reaches the sink; written for the common case, which runs on
+        # every invocation. What the sink raises is its own failure, not the application's.
         try:
             message_type = message["type"]
             if message_type == "http.response.body":
-                if not self.started:
-                    raise InvalidResponse("ASGI application sent 'http.response.body' before 'http.response.start'")
-                if self.complete:
-                    raise InvalidResponse("ASGI application sent 'http.response.body' after the response was complete")
+                if not self.started or self.complete:
+                    raise InvalidResponse(
+                        "ASGI application sent 'http.response.body' "
+                        + ("after the response was complete" if self.started else "before 'http.response.start'")
+                    )
                 chunk = message.get("body", b"")
                 if chunk.__class__ is not bytes:
                     chunk = _body(chunk)
-                more = bool(message.get("more_body", False))
+                more = message.get("more_body", False)
+                if not more:
+                    self.complete = True
+                    if self.disconnect is not None:
+                        self.disconnect.set()
+                try:
+                    self.sink.write(chunk, more)
+                except BaseException as error:
+                    self.sink_failure = error
+                    self.failed = True
+                    raise
             elif message_type == "http.response.start":
                 if self.started:
                     raise InvalidResponse("ASGI application sent 'http.response.start' twice")
                 status = message["status"]
                 if status.__class__ is not int or not 100 <= status <= 599:
                     status = _status(status)
-                headers = _headers(message.get("headers"))
+                headers: Any = message.get("headers")
+                if headers.__class__ is list:
+                    try:
+                        for name, value in headers:
+                            if name.__class__ is not bytes or value.__class__ is not bytes:
+                                raise TypeError
+                    except (TypeError, ValueError):
+                        headers = _headers(headers)
+                else:
+                    headers = _headers(headers)
+                self.started = True
+                try:
+                    self.sink.start(status, headers)
+                except BaseException as error:
+                    self.sink_failure = error
+                    self.failed = True
+                    raise
             else:
                 raise InvalidResponse(f"ASGI application sent an unexpected message type {message_type!r:.80}")
         except InvalidResponse as invalid:
-            self.invalid = invalid
+            if self.sink_failure is None:
+                self.invalid = invalid
+                self.failed = True
             raise
         except (TypeError, KeyError, AttributeError, ValueError) as error:
+            if self.sink_failure is not None:
+                raise
             # A message that is not a mapping, or has no type or status.
             self.invalid = InvalidResponse(f"ASGI application sent a malformed message: {type(error).__name__}")
+            self.failed = True
             raise self.invalid from error
-        try:
-            if message_type == "http.response.body":
-                if not more:
-                    self.complete = True
-                    if self.disconnect is not None:
-                        self.disconnect.set()
-                self.sink.write(chunk, more)
-            else:
-                self.started = True
-                self.sink.start(status, headers)
-        except BaseException as error:
-            self.sink_failure = error
-            raise
 
 
 def _status(status: object) -> int:
@@ -239,14 +256,6 @@ def _headers(headers: Any) -> Headers:
     value: a header sent as one string may carry a cookie or a token)."""
     if headers is None:
         return []
-    if headers.__class__ is list:
-        for pair in headers:
-            if pair.__class__ is not tuple or len(pair) != 2 or pair[0].__class__ is not bytes:
-                break
-            if pair[1].__class__ is not bytes:
-                break
-        else:
-            return headers
     pairs = []
     try:
         items = list(headers)
@@ -294,7 +303,16 @@ async def serve_http(
     exchange = Exchange(body, sink)
     try:
         if deadline is None:
-            await _run(app, scope, exchange)
+            # The application runs in this task: the classic handler's one trip through the loop per invocation.
+            try:
+                await app(scope, exchange.receive, exchange.send)
+            except asyncio.CancelledError as error:
+                task = asyncio.current_task()
+                if task is None or task.cancelling():
+                    raise
+                exchange.error = error
+            except Exception as error:
+                exchange.error = error
         elif await _timed_out(app, scope, exchange, request_id, deadline):
             return exchange
         if exchange.sink_failure is not None:
@@ -308,7 +326,11 @@ async def serve_http(
                 exc_info=exchange.error or exchange.invalid,
             )
     finally:
-        exchange.end()
+        # The exchange is over, its response complete or not: tasks still waiting in `receive` get the disconnect
+        # (as uvicorn's do when the connection closes) rather than waiting forever.
+        exchange.ended = True
+        if exchange.disconnect is not None:
+            exchange.disconnect.set()
     return exchange
 
 

@@ -65,7 +65,7 @@ class ClientRequest:
         return found
 
 
-class Route:
+class APIRoute:
     """One route of the API: a method (or ANY) and a path template such as `/links/{code}` or `/{proxy+}`, or
     the HTTP API's `$default` route."""
 
@@ -111,13 +111,13 @@ class Route:
         return {name: found.group(f"p{index}") for index, name in enumerate(self._names)}
 
     def __repr__(self) -> str:
-        return f"Route({self.method!r}, {self.path!r})"
+        return f"APIRoute({self.method!r}, {self.path!r})"
 
 
 # The routes a proxy API has when nothing else is said: SAM's `/` and `/{proxy+}` with ANY for REST (as in
 # template.yaml), the `$default` route for HTTP APIs.
-REST_DEFAULT_ROUTES = (Route("ANY", "/"), Route("ANY", "/{proxy+}"))
-HTTP_DEFAULT_ROUTES = (Route("ANY", "$default"),)
+REST_DEFAULT_ROUTES = (APIRoute("ANY", "/"), APIRoute("ANY", "/{proxy+}"))
+HTTP_DEFAULT_ROUTES = (APIRoute("ANY", "$default"),)
 
 
 class Gateway:
@@ -148,7 +148,7 @@ class Gateway:
         *,
         stage: str | None = None,
         base_path: str = "",
-        routes: Iterable[Route] | None = None,
+        routes: Iterable[APIRoute] | None = None,
         binary_media_types: Iterable[str] = ("*/*",),
         multi_value_headers: bool = False,
         api_id: str = "local0api1",
@@ -192,7 +192,7 @@ class Gateway:
             return f"/{self.stage}"
         return ""
 
-    def resolve(self, method: str, path: str) -> tuple[Route, dict[str, str], str] | None:
+    def resolve(self, method: str, path: str) -> tuple[APIRoute, dict[str, str], str] | None:
         """The route, its path parameters and the path after the prefix; None when no route takes the request."""
         prefix = self.url_prefix
         if prefix:
@@ -364,7 +364,7 @@ def _identity(request: ClientRequest) -> dict[str, Any]:
 def _v1_common(
     request: ClientRequest,
     gateway: Gateway,
-    route: Route,
+    route: APIRoute,
     params: dict[str, str],
     path: str,
     headers: list[tuple[str, str]],
@@ -389,7 +389,7 @@ def _v1_common(
 def _rest(
     gateway: Gateway,
     request: ClientRequest,
-    route: Route,
+    route: APIRoute,
     params: dict[str, str],
     inner: str,
     headers: list[tuple[str, str]],
@@ -424,7 +424,7 @@ def _rest(
 def _http_v1(
     gateway: Gateway,
     request: ClientRequest,
-    route: Route,
+    route: APIRoute,
     params: dict[str, str],
     headers: list[tuple[str, str]],
     request_id: str,
@@ -463,7 +463,7 @@ def http_api_path(path: str) -> str:
 def _v2(
     gateway: Gateway,
     request: ClientRequest,
-    route: Route,
+    route: APIRoute,
     params: dict[str, str],
     headers: list[tuple[str, str]],
     request_id: str,

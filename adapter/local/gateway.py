@@ -31,7 +31,7 @@ from adapter.local.responses import (
     gateway_error,
     http_response,
 )
-from adapter.local.runtime import FunctionRuntime, Outcome
+from adapter.local.runtime import FunctionRuntime, InvocationOutcome
 from adapter.local.streaming import Finished, Part, Whole
 from adapter.runtime.streaming import PRELUDE_DELIMITER
 
@@ -153,8 +153,8 @@ class GatewayRequestHandler(BaseHTTPRequestHandler):
         if server.runtime.stream:
             return self._stream(payload, request, request_id)
         outcome = server.runtime.invoke(payload, request_id).wait(server.gateway_timeout)
-        if outcome.gateway_timeout:
-            return self._gateway_timeout(request_id)
+        if outcome.gateway_timed_out:
+            return self._gateway_timed_out(request_id)
         if outcome.result is None:
             return gateway_error(gateway, "function", request_id)
         if gateway.format == "alb" and len(outcome.result) > MAX_ALB_BYTES:
@@ -173,7 +173,7 @@ class GatewayRequestHandler(BaseHTTPRequestHandler):
             logger.error("Malformed Lambda proxy response: %s; answering %d [%s]", error, response.status, request_id)
             return response
 
-    def _gateway_timeout(self, request_id: str) -> HTTPResponse:
+    def _gateway_timed_out(self, request_id: str) -> HTTPResponse:
         server = self.server
         logger.error(
             "The function did not answer within the %s integration timeout of %.2f s; answering as the service does"
@@ -196,8 +196,8 @@ class GatewayRequestHandler(BaseHTTPRequestHandler):
             # as it is, with its content type (the JSON of a handler that does not stream, statusCode and all).
             return HTTPResponse(200, [("Content-Type", part.content_type), ("x-amzn-RequestId", request_id)], part.body)
         if not isinstance(part, bytes):
-            if isinstance(part, Outcome) and part.gateway_timeout:
-                return self._gateway_timeout(request_id)
+            if isinstance(part, InvocationOutcome) and part.gateway_timed_out:
+                return self._gateway_timed_out(request_id)
             return gateway_error(gateway, "function", request_id)
         # The runtime writes the prelude (its JSON, then 8 NUL bytes) in one piece, before any of the body.
         prelude, _, first = part.partition(PRELUDE_DELIMITER)
@@ -211,7 +211,7 @@ class GatewayRequestHandler(BaseHTTPRequestHandler):
         return None
 
     def _send_stream(
-        self, response: HTTPResponse, first: bytes, parts: Iterator[Part | Outcome], request_id: str
+        self, response: HTTPResponse, first: bytes, parts: Iterator[Part | InvocationOutcome], request_id: str
     ) -> None:
         try:
             self._send_head(response, ("Transfer-Encoding", "chunked"))

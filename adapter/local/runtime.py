@@ -36,7 +36,7 @@ from adapter.local.responses import MAX_RESULT_BYTES
 from adapter.local.streaming import MAX_STREAMED_BYTES, Channel, Part, ResponseTooLarge
 from adapter.runtime.client import Invocation as RuntimeInvocation
 from adapter.runtime.loop import Runtime
-from adapter.runtime.main import _milliseconds
+from adapter.runtime.main import milliseconds_setting
 
 logger = logging.getLogger("adapter.local")
 
@@ -81,7 +81,7 @@ class FunctionConfig:
         self.region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
 
 
-def load_handler(spec: str) -> Handler:
+def import_handler(spec: str) -> Handler:
     """The handler named by `spec`, imported as Lambda's runtime imports it; `HandlerError` says what failed."""
     module_name, separator, attribute = spec.rpartition(":")
     if not separator:
@@ -118,18 +118,18 @@ def load_handler(spec: str) -> Handler:
     return handler  # type: ignore[no-any-return]
 
 
-class Outcome:
+class InvocationOutcome:
     """How an invocation ended: `result` (the JSON the function returned), or `error` (Lambda's error payload),
-    or neither when the gateway stopped waiting first (`gateway_timeout`)."""
+    or neither when the gateway stopped waiting first (`gateway_timed_out`)."""
 
-    __slots__ = ("error", "gateway_timeout", "result")
+    __slots__ = ("error", "gateway_timed_out", "result")
 
     def __init__(
-        self, result: str | None = None, error: dict[str, Any] | None = None, *, gateway_timeout: bool = False
+        self, result: str | None = None, error: dict[str, Any] | None = None, *, gateway_timed_out: bool = False
     ) -> None:
         self.result = result
         self.error = error
-        self.gateway_timeout = gateway_timeout
+        self.gateway_timed_out = gateway_timed_out
 
 
 def _error(request_id: str, error_type: str, message: str, stack: list[str] | None = None) -> dict[str, Any]:
@@ -137,7 +137,7 @@ def _error(request_id: str, error_type: str, message: str, stack: list[str] | No
     return {"errorMessage": message, "errorType": error_type, "requestId": request_id, "stackTrace": stack or []}
 
 
-class Invocation:
+class QueuedInvocation:
     """One invocation, queued on the environment's worker thread. A streamed one (`parts`) hands its response
     to the gateway part by part, through `read()`."""
 
@@ -151,41 +151,45 @@ class Invocation:
         self.started = threading.Event()
         self.done = threading.Event()
         self._lock = threading.Lock()
-        self._outcome: Outcome | None = None
+        self._outcome: InvocationOutcome | None = None
         self._abandoned = False
         self._started_at = 0.0
 
-    def wait(self, gateway_timeout: float | None = None) -> Outcome:
+    def wait(self, gateway_timeout: float | None = None) -> InvocationOutcome:
         """The outcome, once the function returns, fails or times out, or the gateway's own timeout passes
         (counted from now, which includes the time spent waiting for the environment)."""
         gateway_deadline = _deadline(gateway_timeout)
         if not self._wait_for_start(gateway_deadline):
-            return Outcome(gateway_timeout=True)
+            return InvocationOutcome(gateway_timed_out=True)
         function_deadline = self._started_at + self.runtime.config.timeout
         if self.done.wait(_remaining(min(gateway_deadline, function_deadline))):
             assert self._outcome is not None
             return self._outcome
         if gateway_deadline < function_deadline:
-            return Outcome(gateway_timeout=True)
+            return InvocationOutcome(gateway_timed_out=True)
         return self._timed_out()
 
-    def read(self, gateway_timeout: float | None = None) -> Iterator[Part | Outcome]:
+    def read(self, gateway_timeout: float | None = None) -> Iterator[Part | InvocationOutcome]:
         """A streamed invocation's parts as the function sends them: bytes, then a `Finished`, `Failed` or
-        `Whole`; or an `Outcome` when the function's timeout or the gateway's passes first."""
+        `Whole`; or an `InvocationOutcome` when the function's timeout or the gateway's passes first."""
         gateway_deadline = _deadline(gateway_timeout)
         if self._wait_for_start(gateway_deadline):
             yield from self._parts(gateway_deadline)
         else:
-            yield Outcome(gateway_timeout=True)
+            yield InvocationOutcome(gateway_timed_out=True)
 
-    def _parts(self, gateway_deadline: float) -> Iterator[Part | Outcome]:
+    def _parts(self, gateway_deadline: float) -> Iterator[Part | InvocationOutcome]:
         assert self.parts is not None, "read() is for streamed invocations"
         function_deadline = self._started_at + self.runtime.config.timeout
         while True:
             try:
                 part = self.parts.get(timeout=_remaining(min(gateway_deadline, function_deadline)))
             except queue.Empty:
-                yield Outcome(gateway_timeout=True) if gateway_deadline < function_deadline else self._timed_out()
+                yield (
+                    InvocationOutcome(gateway_timed_out=True)
+                    if gateway_deadline < function_deadline
+                    else self._timed_out()
+                )
                 return
             yield part
             if not isinstance(part, bytes):
@@ -199,9 +203,9 @@ class Invocation:
             self._abandoned = True
         return False
 
-    def _timed_out(self) -> Outcome:
+    def _timed_out(self) -> InvocationOutcome:
         timeout = self.runtime.config.timeout
-        outcome = Outcome(
+        outcome = InvocationOutcome(
             error=_error(self.request_id, "Sandbox.Timedout", f"Task timed out after {timeout:.2f} seconds")
         )
         with self._lock:
@@ -255,7 +259,7 @@ class FunctionRuntime:
     an invocation, `close()` stops the worker thread once the running invocation is over.
 
     With `stream`, the handler runs under adapter.runtime with streaming on, as behind a Function URL in
-    RESPONSE_STREAM mode, and each invocation's response is read part by part (`Invocation.read()`), up to
+    RESPONSE_STREAM mode, and each invocation's response is read part by part (`QueuedInvocation.read()`), up to
     `max_streamed_bytes`.
     """
 
@@ -303,23 +307,23 @@ class FunctionRuntime:
         if self.config.code_dir is not None and str(self.config.code_dir) not in sys.path:
             sys.path.insert(0, str(self.config.code_dir))
         started = time.perf_counter()
-        self.handler = load_handler(self.config.handler)
+        self.handler = import_handler(self.config.handler)
         self.init_duration_ms = (time.perf_counter() - started) * 1000
         if self.stream:
             # The function's setting, read as adapter.runtime reads it: a bad value stops the function.
-            margin = _milliseconds(os.environ, "ADAPTER_RUNTIME_DEADLINE_MARGIN_MS", default=500) / 1000
+            margin = milliseconds_setting(os.environ, "ADAPTER_RUNTIME_DEADLINE_MARGIN_MS", default=500) / 1000
             self._channel = Channel(self.max_streamed_bytes)
             self._streaming = Runtime(self.handler, self._channel, stream=True, deadline_margin=margin)
 
-    def invoke(self, payload: str, request_id: str | None = None) -> Invocation:
+    def invoke(self, payload: str, request_id: str | None = None) -> QueuedInvocation:
         """Queues an invocation with `payload` (the event as JSON); `wait()` on the result for its outcome, or
         `read()` its parts when the environment streams."""
         parts: queue.SimpleQueue[Part] | None = queue.SimpleQueue() if self.stream else None
-        invocation = Invocation(self, payload, request_id or str(uuid.uuid4()), parts)
+        invocation = QueuedInvocation(self, payload, request_id or str(uuid.uuid4()), parts)
         self._executor.submit(invocation.run)
         return invocation
 
-    def call(self, payload: str, request_id: str, started_at: float) -> Outcome:
+    def call(self, payload: str, request_id: str, started_at: float) -> InvocationOutcome:
         """Runs the handler on this thread, as the runtime does: a fresh copy of the event, the result
         serialised to JSON, its size checked."""
         assert self.handler is not None, "start() loads the handler first"
@@ -338,22 +342,22 @@ class FunctionRuntime:
         except Exception as error:
             stack = traceback.format_exception(error)
             logger.error("[ERROR] %s: %s\n%s", type(error).__name__, error, "".join(stack).rstrip())
-            return Outcome(error=_error(request_id, type(error).__name__, str(error), stack[1:]))
+            return InvocationOutcome(error=_error(request_id, type(error).__name__, str(error), stack[1:]))
         try:
             serialised = json.dumps(result)
         except (TypeError, ValueError) as error:
             message = f"Unable to marshal response: {error}"
             logger.error("[ERROR] Runtime.MarshalError: %s", message)
-            return Outcome(error=_error(request_id, "Runtime.MarshalError", message))
+            return InvocationOutcome(error=_error(request_id, "Runtime.MarshalError", message))
         if len(serialised) > self.max_result_bytes:
             message = f"Response payload size exceeded maximum allowed payload size ({self.max_result_bytes} bytes)."
             logger.error("[ERROR] Function.ResponseSizeTooLarge: %s (%d bytes)", message, len(serialised))
-            return Outcome(error=_error(request_id, "Function.ResponseSizeTooLarge", message))
-        return Outcome(result=serialised)
+            return InvocationOutcome(error=_error(request_id, "Function.ResponseSizeTooLarge", message))
+        return InvocationOutcome(result=serialised)
 
     def call_streaming(
         self, payload: str, request_id: str, started_at: float, parts: queue.SimpleQueue[Part]
-    ) -> Outcome:
+    ) -> InvocationOutcome:
         """Runs the invocation through adapter.runtime on this thread, its response going to `parts`."""
         assert self._streaming is not None and self._channel is not None, "start() makes the runtime first"
         config = self.config
@@ -371,8 +375,8 @@ class FunctionRuntime:
             self._streaming.handle(RuntimeInvocation(payload.encode(), headers))
         except ResponseTooLarge as error:
             logger.error("[ERROR] Function.ResponseSizeTooLarge: %s [%s]", error, request_id)
-            return Outcome(error=_error(request_id, "Function.ResponseSizeTooLarge", str(error)))
-        return Outcome()
+            return InvocationOutcome(error=_error(request_id, "Function.ResponseSizeTooLarge", str(error)))
+        return InvocationOutcome()
 
     def report(self, request_id: str, started_at: float, status: str | None = None) -> None:
         """END and REPORT lines, with the fields and tabs of Lambda's: https://docs.aws.amazon.com/lambda/latest/dg/python-logging.html"""

@@ -16,7 +16,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from adapter.local.events import Route
+from adapter.local.events import APIRoute
 
 FUNCTION_TYPE = "AWS::Serverless::Function"
 PSEUDO = {
@@ -231,7 +231,7 @@ class FunctionSpec:
         return {}
 
     def _rest_api(self) -> dict[str, Any]:
-        routes: list[Route] = []
+        routes: list[APIRoute] = []
         api: dict[str, Any] = {}
         for event in self.events.values():
             if event.get("Type") != "Api":
@@ -239,7 +239,7 @@ class FunctionSpec:
             properties = event.get("Properties") or {}
             method = str(properties.get("Method", "ANY")).upper()
             routes.append(
-                Route("ANY" if method in ("ANY", "X-AMAZON-APIGATEWAY-ANY-METHOD") else method, properties["Path"])
+                APIRoute("ANY" if method in ("ANY", "X-AMAZON-APIGATEWAY-ANY-METHOD") else method, properties["Path"])
             )
             api = self._api_resource(properties, "RestApiId") or api
         if not routes:
@@ -251,14 +251,14 @@ class FunctionSpec:
         return {"routes": routes, "stage": str(stage), "binary_media_types": types}
 
     def _http_api(self, format: str) -> dict[str, Any]:
-        routes: list[Route] = []
+        routes: list[APIRoute] = []
         api: dict[str, Any] = {}
         for event in self.events.values():
             if event.get("Type") != "HttpApi":
                 continue
             properties = event.get("Properties") or {}
             path = properties.get("Path")
-            routes.append(Route(str(properties.get("Method", "ANY")), path) if path else Route("ANY", "$default"))
+            routes.append(APIRoute(str(properties.get("Method", "ANY")), path) if path else APIRoute("ANY", "$default"))
             api = self._api_resource(properties, "ApiId") or api
         if not routes:
             return {}

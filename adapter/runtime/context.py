@@ -42,7 +42,7 @@ class ClientContext:
         self.env = document.get("env")
 
 
-class LambdaContext:
+class InvocationContext:
     """What the handler knows about its invocation and function.
 
     `memory_limit_in_mb` is a string, as the managed runtime gives it (it reads the environment variable).
@@ -92,7 +92,7 @@ class LambdaContext:
 
     def __repr__(self) -> str:
         return (
-            f"LambdaContext(aws_request_id={self.aws_request_id!r}, function_name={self.function_name!r},"
+            f"InvocationContext(aws_request_id={self.aws_request_id!r}, function_name={self.function_name!r},"
             f" invoked_function_arn={self.invoked_function_arn!r})"
         )
 

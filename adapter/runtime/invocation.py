@@ -19,7 +19,8 @@ from adapter.http import cancel, task_stacks
 
 logger = logging.getLogger("adapter.runtime")
 
-_after_response: ContextVar[list[Callable[[], Any]] | None] = ContextVar("adapter_after_response", default=None)
+# The callbacks queued by the invocation in progress (the runtime sets a list for each one; None elsewhere).
+pending_after_response: ContextVar[list[Callable[[], Any]] | None] = ContextVar("adapter_after_response", default=None)
 
 
 def after_response(callback: Callable[..., Any], /, *args: Any, **kwargs: Any) -> None:
@@ -36,7 +37,7 @@ def after_response(callback: Callable[..., Any], /, *args: Any, **kwargs: Any) -
     """
     if not callable(callback):
         raise TypeError(f"after_response() takes a callable, not {callback!r}")
-    pending = _after_response.get()
+    pending = pending_after_response.get()
     if pending is None:
         raise RuntimeError(
             "after_response() queues work for after the response of an invocation that adapter.runtime serves,"

@@ -26,8 +26,8 @@ from adapter.runtime.client import (
     RuntimeInterface,
     error_document,
 )
-from adapter.runtime.context import ContextError, LambdaContext
-from adapter.runtime.invocation import _after_response, run_after_response
+from adapter.runtime.context import ContextError, InvocationContext
+from adapter.runtime.invocation import pending_after_response, run_after_response
 from adapter.runtime.logs import set_invocation
 from adapter.runtime.streaming import HTTP_INTEGRATION_CONTENT_TYPE, StreamingSink
 from adapter.sources import HTTPAPIV2, APIGatewayV1, EventSource
@@ -171,10 +171,10 @@ class Runtime:
             os.environ.pop("_X_AMZN_TRACE_ID", None)
         deadline = invocation.deadline_ms / 1000 - self.deadline_margin
         queued: list[Callable[[], Any]] = []
-        token = _after_response.set(queued)
+        token = pending_after_response.set(queued)
         try:
             try:
-                context = LambdaContext(
+                context = InvocationContext(
                     request_id,
                     invocation.deadline_ms,
                     invoked_function_arn=invocation.invoked_function_arn,
@@ -197,7 +197,7 @@ class Runtime:
             else:
                 self._call(event, context)
         finally:
-            _after_response.reset(token)
+            pending_after_response.reset(token)
         if queued:
             self._run(run_after_response(queued, deadline, request_id))
 
@@ -207,7 +207,7 @@ class Runtime:
         else:
             self.loop.run_until_complete(coroutine)
 
-    def _serve(self, adapter: LambdaAdapter, event: Any, context: LambdaContext, deadline: float) -> None:
+    def _serve(self, adapter: LambdaAdapter, event: Any, context: InvocationContext, deadline: float) -> None:
         """Has the adapter serve the invocation, its answer going to the Runtime API as soon as it is known."""
         answer = _Answer(self, context.aws_request_id)
         try:
@@ -217,7 +217,7 @@ class Runtime:
         except Exception as error:
             answer.fail(error)
 
-    def _call(self, event: Any, context: LambdaContext) -> None:
+    def _call(self, event: Any, context: InvocationContext) -> None:
         request_id = context.aws_request_id
         try:
             result = self.handler(event, context)

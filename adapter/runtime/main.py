@@ -48,7 +48,7 @@ def run(
     if graceful_shutdown is None:
         graceful_shutdown = _flag(environ, "ADAPTER_RUNTIME_GRACEFUL_SHUTDOWN", default=True)
     if deadline_margin is None:
-        deadline_margin = _milliseconds(environ, "ADAPTER_RUNTIME_DEADLINE_MARGIN_MS", default=500) / 1000
+        deadline_margin = milliseconds_setting(environ, "ADAPTER_RUNTIME_DEADLINE_MARGIN_MS", default=500) / 1000
     try:
         client = RuntimeClient(address)
     except ValueError as error:
@@ -93,7 +93,7 @@ def _flag(environ: os._Environ[str], name: str, *, default: bool) -> bool:
     raise ConfigurationError(f"{name} must be true or false, not {value!r}")
 
 
-def _milliseconds(environ: os._Environ[str], name: str, *, default: int) -> int:
+def milliseconds_setting(environ: os._Environ[str], name: str, *, default: int) -> int:
     value = environ.get(name)
     if value is None:
         return default

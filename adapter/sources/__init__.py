@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from adapter.exceptions import UnsupportedEvent
-from adapter.sources._base import EventSource, Response, response_parts
+from adapter.sources._base import LAMBDA_RESPONSE_BYTES, EventSource, Response, response_parts
 from adapter.sources.alb import ALB
 from adapter.sources.api_gateway import APIGatewayV1
 from adapter.sources.http_api import HTTPAPIV2
@@ -50,6 +50,7 @@ __all__ = [
     "ALB",
     "DEFAULT_SOURCES",
     "HTTPAPIV2",
+    "LAMBDA_RESPONSE_BYTES",
     "APIGatewayV1",
     "EventSource",
     "LambdaEdge",

@@ -13,7 +13,7 @@ import traceback
 from collections.abc import Mapping
 from typing import Any
 
-from adapter.tracing.xray import XRayTracer, _entities, enter_invocation
+from adapter.tracing.xray import XRayTracer, current_entities, enter_invocation
 
 # The SDK drops these from entity names, with a warning each time (aws_xray_sdk/core/models/entity.py).
 _INVALID_NAME_CHARACTERS = str.maketrans("", "", "?;*()!$~^<>")
@@ -52,6 +52,6 @@ class _RecordSubsegment:
             stack = traceback.extract_tb(error.__traceback__)[-max_trace_back:] if max_trace_back else []
             self._subsegment.add_exception(error, stack)
         # End this record's subsegment whatever the handler left open, then give the context back as it was.
-        _entities.set((self._facade, self._subsegment))
+        current_entities.set((self._facade, self._subsegment))
         self._recorder.end_subsegment()
-        _entities.set(self._previous)
+        current_entities.set(self._previous)

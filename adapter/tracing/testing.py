@@ -99,7 +99,7 @@ def isolated_xray_recorder() -> Iterator[Any]:
     """The SDK's global recorder, restored on exit as it was on entry, and botocore unpatched if it was then."""
     from aws_xray_sdk.core import patcher, xray_recorder
 
-    from adapter.tracing.xray import _entities
+    from adapter.tracing.xray import current_entities
 
     client = importlib.import_module("botocore.client")
     endpoint = importlib.import_module("botocore.endpoint")
@@ -108,11 +108,11 @@ def isolated_xray_recorder() -> Iterator[Any]:
     threshold = xray_recorder.streaming_threshold
     emitter = xray_recorder.emitter
     address = (emitter._ip, emitter._port)
-    entities = _entities.set(())
+    entities = current_entities.set(())
     try:
         yield xray_recorder
     finally:
-        _entities.reset(entities)
+        current_entities.reset(entities)
         vars(xray_recorder).clear()
         vars(xray_recorder).update(saved)
         xray_recorder.streaming_threshold = threshold

@@ -44,7 +44,7 @@ TRACE_HEADER = b"x-amzn-trace-id"
 _LAMBDA_TRACE_ENV = "_X_AMZN_TRACE_ID"
 
 # The open segment and subsegments of the current request, innermost last.
-_entities: ContextVar[tuple[Any, ...]] = ContextVar("adapter_xray_entities", default=())
+current_entities: ContextVar[tuple[Any, ...]] = ContextVar("adapter_xray_entities", default=())
 # What the recorder gets outside a traced request: an unsampled segment, under which the SDK makes only dummy
 # subsegments that are never stored nor sent. The SDK does the same in Lambda when an invocation is not
 # sampled (LambdaContext in aws_xray_sdk/core/lambda_launcher.py). It keeps a botocore call made at start-up or
@@ -67,37 +67,37 @@ class ContextVarContext(Context):  # type: ignore[misc]  # the SDK is untyped
         super().__init__()
 
     def put_segment(self, segment: Any) -> None:
-        _entities.set((segment,))
+        current_entities.set((segment,))
 
     def end_segment(self, end_time: float | None = None) -> None:
-        entities = _entities.get()
+        entities = current_entities.get()
         if entities:
             entity = entities[-1]
             (entity.parent_segment if self._is_subsegment(entity) else entity).close(end_time)
 
     def put_subsegment(self, subsegment: Any) -> None:
-        entities = _entities.get()
+        entities = current_entities.get()
         if entities:
             entities[-1].add_subsegment(subsegment)
-            _entities.set((*entities, subsegment))
+            current_entities.set((*entities, subsegment))
 
     def end_subsegment(self, end_time: float | None = None) -> bool:
-        entities = _entities.get()
+        entities = current_entities.get()
         if not entities or not self._is_subsegment(entities[-1]):
             return False
         entities[-1].close(end_time)
-        _entities.set(entities[:-1])
+        current_entities.set(entities[:-1])
         return True
 
     def get_trace_entity(self) -> Any:
-        entities = _entities.get()
+        entities = current_entities.get()
         return entities[-1] if entities else _NO_ENTITY
 
     def set_trace_entity(self, trace_entity: Any) -> None:
-        _entities.set((trace_entity,))
+        current_entities.set((trace_entity,))
 
     def clear_trace_entities(self) -> None:
-        _entities.set(())
+        current_entities.set(())
 
 
 def patch_botocore() -> bool:
@@ -127,8 +127,8 @@ def enter_invocation() -> tuple[FacadeSegment, tuple[Any, ...]] | None:
         return None
     facade = FacadeSegment("facade", entityid=invocation.parent, traceid=invocation.root, sampled=True)
     facade.save_origin_trace_header(invocation)
-    previous = _entities.get()
-    _entities.set((facade,))
+    previous = current_entities.get()
+    current_entities.set((facade,))
     return facade, previous
 
 
@@ -184,7 +184,7 @@ class XRayTracer:
         if not decision:
             root = incoming.root or TraceId().to_id()
             return _Untraced(_header(root, 0 if asked else None))
-        previous = _entities.get()
+        previous = current_entities.get()
         segment = self._recorder.begin_segment(
             self.service,
             traceid=incoming.root,
@@ -269,9 +269,9 @@ class _SegmentSpan:
         _record_outcome(self._segment, self._recorder.max_trace_back, status, content_length, route, error)
         # The recorder ends whatever is current: make that this request's segment, whatever the application
         # left open, then give the context back as the request found it.
-        _entities.set((self._segment,))
+        current_entities.set((self._segment,))
         self._recorder.end_segment()
-        _entities.set(self._previous)
+        current_entities.set(self._previous)
 
 
 class _SubsegmentSpan:
@@ -289,6 +289,6 @@ class _SubsegmentSpan:
         self, *, status: int | None, content_length: int | None, route: str | None, error: BaseException | None
     ) -> None:
         _record_outcome(self._subsegment, self._recorder.max_trace_back, status, content_length, route, error)
-        _entities.set((self._facade, self._subsegment))
+        current_entities.set((self._facade, self._subsegment))
         self._recorder.end_subsegment()
-        _entities.set(self._previous)
+        current_entities.set(self._previous)

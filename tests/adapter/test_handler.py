@@ -452,7 +452,7 @@ def test_an_adapter_that_is_collected_is_closed(lambda_context: LambdaContextStu
     gc.collect()
     assert events == ["startup", "shutdown"]
     assert loop.is_closed()
-    assert not any(runner._loop is loop for runner in handler_module._open)
+    assert not any(runner.current is loop for runner in handler_module._open)
 
 
 def test_an_adapter_collected_while_another_loop_runs_is_closed_on_a_thread_of_its_own() -> None:
@@ -668,3 +668,39 @@ def test_a_runtime_error_from_a_trigger_handler_is_raised_as_it_is(make_adapter:
 
     with pytest.raises(RuntimeError, match="the task broke"):
         make_adapter(lifespan="off", triggers=triggers)({"job": 1}, None)
+
+
+def test_close_from_another_thread_waits_for_the_invocation_in_progress() -> None:
+    events: list[str] = []
+    entered, release = threading.Event(), threading.Event()
+    recorder = lifespan_recorder(events)
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            entered.set()
+            await asyncio.to_thread(release.wait, 10)
+        await recorder(scope, receive, send)
+
+    handler = LambdaAdapter(app)
+    invocation = threading.Thread(target=handler, args=(make_http_v2_event(), None))
+    invocation.start()
+    assert entered.wait(10)
+    closing = threading.Thread(target=handler.close)
+    closing.start()
+    closing.join(0.2)
+    assert closing.is_alive() and events == ["startup"]  # the shutdown waits for the invocation
+    release.set()
+    invocation.join(10)
+    closing.join(10)
+    assert events == ["startup", "shutdown"]
+
+
+def test_startup_from_a_running_event_loop_gets_an_adapter_error() -> None:
+    handler = LambdaAdapter(lifespan_recorder([]))
+
+    async def main() -> None:
+        with pytest.raises(AdapterError, match="called synchronously"):
+            handler.startup()
+
+    asyncio.run(main())
+    handler.close()

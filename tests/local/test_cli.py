@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from adapter.local.cli import Reloader, main
-from adapter.local.runtime import FunctionConfig, FunctionRuntime, HandlerError, load_handler
+from adapter.local.runtime import FunctionConfig, FunctionRuntime, HandlerError, import_handler
 from scripts.dynamodb_local import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -377,7 +377,7 @@ def test_a_child_that_ignores_sigterm_is_killed(tmp_path: Path) -> None:
 )
 def test_handler_loading_errors(spec: str, message: str) -> None:
     with pytest.raises(HandlerError) as caught:
-        load_handler(spec)
+        import_handler(spec)
     assert str(caught.value).startswith(message) and caught.value.details == ""
 
 
@@ -387,7 +387,7 @@ def test_a_module_that_raises_at_import(tmp_path: Path) -> None:
     with pytest.raises(
         HandlerError, match="Unable to import module 'raising_module': ValueError: bad settings"
     ) as caught:
-        load_handler("raising_module:handler")
+        import_handler("raising_module:handler")
     assert "Traceback" in caught.value.details
 
 

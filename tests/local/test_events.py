@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from adapter.local.events import ClientRequest, Gateway, Route, build_event, http_api_path, is_binary
+from adapter.local.events import APIRoute, ClientRequest, Gateway, build_event, http_api_path, is_binary
 from tests.conftest import load_event
 
 # The request that the live captures in tests/events/voker/ recorded, as curl sent it.
@@ -323,7 +323,12 @@ def test_compressed_bodies_are_base64() -> None:
 
 
 def test_routes_most_specific_first_with_path_parameters() -> None:
-    routes = [Route("ANY", "/{proxy+}"), Route("GET", "/links/{code}"), Route("GET", "/links/new"), Route("ANY", "/")]
+    routes = [
+        APIRoute("ANY", "/{proxy+}"),
+        APIRoute("GET", "/links/{code}"),
+        APIRoute("GET", "/links/new"),
+        APIRoute("ANY", "/"),
+    ]
     gateway = Gateway("rest", stage="live", routes=routes)
     assert [route.path for route in gateway.routes] == ["/links/new", "/links/{code}", "/", "/{proxy+}"]
     event = build_event(gateway, ClientRequest("GET", "/live/links/a%20b"))
@@ -334,13 +339,13 @@ def test_routes_most_specific_first_with_path_parameters() -> None:
     assert (event["resource"], event["pathParameters"]) == ("/{proxy+}", {"proxy": "links/a/b/"})
     assert build_event(gateway, ClientRequest("GET", "/other/links")) is None
     assert build_event(gateway, ClientRequest("GET", "/liver")) is None
-    only_get = Gateway("rest", routes=[Route("get", "/links")])
+    only_get = Gateway("rest", routes=[APIRoute("get", "/links")])
     assert build_event(only_get, ClientRequest("DELETE", "/live/links")) is None
-    assert repr(only_get.routes[0]) == "Route('GET', '/links')"
+    assert repr(only_get.routes[0]) == "APIRoute('GET', '/links')"
 
 
 def test_http_api_route_keys_and_decoded_path_parameters() -> None:
-    gateway = Gateway("http-v2", routes=[Route("GET", "/files/{name}")])
+    gateway = Gateway("http-v2", routes=[APIRoute("GET", "/files/{name}")])
     event = build_event(gateway, ClientRequest("GET", "/files/a%2Fb%20c"))
     assert event is not None
     assert (event["routeKey"], event["rawPath"], event["pathParameters"]) == (
@@ -348,7 +353,7 @@ def test_http_api_route_keys_and_decoded_path_parameters() -> None:
         "/files/a%2Fb c",
         {"name": "a/b c"},
     )
-    v1 = build_event(Gateway("http-v1", routes=[Route("GET", "/files/{name}")]), ClientRequest("GET", "/files/x"))
+    v1 = build_event(Gateway("http-v1", routes=[APIRoute("GET", "/files/{name}")]), ClientRequest("GET", "/files/x"))
     assert v1 is not None and v1["requestContext"]["resourceId"] == "GET /files/{name}"
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from adapter import LambdaAdapter
+from adapter import InvalidResponse, LambdaAdapter
 from adapter.sources import HTTPAPIV2
 from adapter.types import Receive, Scope, Send
 from tests.adapter.builders import make_alb_event, make_function_url_event, make_rest_event
@@ -311,27 +311,49 @@ def test_a_task_waiting_for_the_disconnect_gets_it_once_the_request_is_over() ->
         return asyncio.all_tasks() - {asyncio.current_task()}
 
     assert asyncio.run(main()) == set()
-    assert sink.response is not None
-    assert (got, sink.response.status) == (["http.disconnect"], 500)
+    assert sink.committed
+    assert (got, sink.status) == (["http.disconnect"], 500)
 
 
-class BrokenHead(HTTPAPIV2):
-    """A custom source whose shaping fails on the response's head: a bug of its own, not the application's."""
+def broken_head(error: Exception) -> type[HTTPAPIV2]:
+    class BrokenHead(HTTPAPIV2):
+        """A custom source whose shaping fails on the response's head: a bug of its own, not the application's."""
 
-    @classmethod
-    def to_response(cls, response: Any, event: Any, config: Any) -> Any:
-        raise ValueError("this source cannot shape a response")
+        @classmethod
+        def to_response(cls, response: Any, event: Any, config: Any) -> Any:
+            raise error
+
+    return BrokenHead
 
 
+@pytest.mark.parametrize("error", [ValueError("this source cannot shape a response"), InvalidResponse("refused")])
 def test_a_stream_whose_sink_fails_still_gets_one_answer(
-    api: RuntimeAPI, make_runtime: MakeRuntime, caplog: pytest.LogCaptureFixture
+    error: Exception, api: RuntimeAPI, make_runtime: MakeRuntime, caplog: pytest.LogCaptureFixture
 ) -> None:
-    runtime = make_runtime(LambdaAdapter(apps.app, sources=(BrokenHead,)), stream=True)
+    runtime = make_runtime(LambdaAdapter(apps.app, sources=(broken_head(error),)), stream=True)
     outcome = serve_one(runtime, api, make_function_url_event(path="/hello"))
 
     # The stream was opened for the response: it ends, complete as a chunked request, with the error trailers.
     assert outcome.streamed and outcome.body == b""
-    assert outcome.trailers["lambda-runtime-function-error-type"] == "ValueError"
+    assert outcome.trailers["lambda-runtime-function-error-type"] == type(error).__name__
     assert [entry for entry in api.log if entry[1] == outcome.request_id] == [("response", outcome.request_id)]
     assert f"Exception after the invocation was answered [{outcome.request_id}]" in caplog.text
     assert serve_one(runtime, api, make_function_url_event(path="/hello")).streamed  # the loop goes on
+
+
+@pytest.mark.parametrize("stream", [True, False])
+def test_a_cancelled_error_the_app_raises_itself_is_a_500(
+    stream: bool, api: RuntimeAPI, make_runtime: MakeRuntime, caplog: pytest.LogCaptureFixture
+) -> None:
+    import asyncio
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        # A sub-task something else cancelled: the invocation itself was not cancelled (as under uvicorn).
+        sub_task = asyncio.get_running_loop().create_task(asyncio.sleep(10))
+        sub_task.cancel()
+        await sub_task
+
+    outcome = serve_one(make_runtime(LambdaAdapter(app, lifespan="off"), stream=stream), api, make_function_url_event())
+    status = split(outcome)[0]["statusCode"] if stream else outcome.json()["statusCode"]
+    assert status == 500
+    assert "Exception in ASGI application before the response started; answering 500" in caplog.text
