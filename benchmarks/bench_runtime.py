@@ -3,7 +3,7 @@ calling the same LambdaAdapter, and the time to first byte of a streamed respons
 
 Run: .venv/bin/python benchmarks/bench_runtime.py [--seconds 10] [--batch 200]
 
-Each runtime runs in a process of its own against a Runtime API emulator of its own (tests/runtime/emulator.py,
+Each runtime runs in a process of its own against a Runtime API emulator of its own (tests/adapter/runtime/emulator.py,
 a threading HTTP server in this process), serving the same app and the same Function URL event. Batches of
 invocations are queued at once and timed until the last outcome has arrived, the contenders taken in turn; the
 best batch of each counts. The emulator's own cost is in both figures, so the ratio understates the difference
@@ -58,7 +58,7 @@ handler = LambdaAdapter(app)
 @contextmanager
 def runtime(command: list[str], **environ: str) -> Iterator[object]:
     """An emulator, and the runtime `command` starts against it; yields the emulator."""
-    from tests.runtime.emulator import running
+    from tests.adapter.runtime.emulator import running
 
     with running() as api:
         env = {
@@ -77,7 +77,7 @@ def runtime(command: list[str], **environ: str) -> Iterator[object]:
 
 
 def batch_seconds(api: object, event: dict[str, object], size: int) -> float:
-    from tests.runtime.emulator import RuntimeAPI
+    from tests.adapter.runtime.emulator import RuntimeAPI
 
     assert isinstance(api, RuntimeAPI)
     started = time.perf_counter()
@@ -90,7 +90,7 @@ def batch_seconds(api: object, event: dict[str, object], size: int) -> float:
 
 def first_byte(api: object, event: dict[str, object]) -> tuple[float, float]:
     """Seconds from queuing the invocation to its first body byte at the emulator, and to its last."""
-    from tests.runtime.emulator import RuntimeAPI
+    from tests.adapter.runtime.emulator import RuntimeAPI
 
     assert isinstance(api, RuntimeAPI)
     started = time.perf_counter()

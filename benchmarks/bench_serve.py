@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 
 from scripts.dynamodb_local import free_port  # noqa: E402
 
-APP = "tests.local.handlers"
+APP = "tests.adapter.local.handlers"
 
 
 def start(command: list[str], url: str) -> subprocess.Popen[bytes]:

@@ -1,7 +1,7 @@
 """Every Python block in README.md runs in a test.
 
 The "Migrating" blocks are modules of tests/migration/readme_snippets/ (tests/migration/test_readme_snippets.py),
-the "Tracing with X-Ray" blocks are the snippets tests/adapter/test_tracing_readme.py runs; the others run here,
+the "Tracing with X-Ray" blocks are the snippets tests/adapter/tracing/test_tracing_readme.py runs; the others run here,
 each in a fresh interpreter, as a reader would paste them.
 """
 
@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.adapter import test_tracing_readme
+from tests.adapter.tracing import test_tracing_readme
+from tests.adapter.runtime import test_readme as test_runtime_readme
 from tests.adapter.triggers import test_readme as test_triggers_readme
-from tests.runtime import test_readme as test_runtime_readme
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")

@@ -18,7 +18,7 @@ from sample_app import routes
 from sample_app.app import create_app
 from sample_app.settings import Settings
 from tests.adapter.builders import make_function_url_event
-from tests.runtime.emulator import running
+from tests.adapter.runtime.emulator import running
 from tests.sample_app.conftest import assert_problem, create_link, unique
 
 

@@ -22,14 +22,14 @@ from adapter.local.template import FunctionSpec, load_template
 from sample_app.links import LinkStore
 from sample_app.models import bind
 from sample_app.settings import Settings
-from scripts.dynamodb_local import free_port
-from tests.local import handlers
-from tests.local.conftest import Serve, serving_template
-from tests.local.handlers import BINARY_CHUNKS, PNG
-from tests.local.test_cli import kill_self_when_answering
-from tests.local.test_serve import raw_exchange
+from tests.adapter.local import handlers
+from tests.adapter.local.conftest import Serve, serving_template
+from tests.adapter.local.handlers import BINARY_CHUNKS, PNG
+from tests.adapter.local.test_cli import kill_self_when_answering
+from tests.adapter.local.test_serve import raw_exchange
+from tests.helpers import free_port
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 STREAM = {"runtime_options": {"stream": True}}
 
@@ -179,7 +179,7 @@ def test_a_function_that_times_out_before_streaming(
     body: bytes,
     logged: str,
 ) -> None:
-    with serve("tests.local.handlers.sleeps", format="function-url", **options, **STREAM) as client:
+    with serve("tests.adapter.local.handlers.sleeps", format="function-url", **options, **STREAM) as client:
         response = client.get(path)
 
     assert (response.status_code, response.content) == (status, body)
@@ -188,7 +188,7 @@ def test_a_function_that_times_out_before_streaming(
 
 def test_a_handler_that_does_not_stream_is_passed_on_as_it_is(serve: Serve) -> None:
     result = {"statusCode": 201, "headers": {"x-a": "1"}, "body": "created"}
-    with serve("tests.local.handlers.raw", format="function-url", **STREAM) as client:
+    with serve("tests.adapter.local.handlers.raw", format="function-url", **STREAM) as client:
         response = client.post("/", json=result)
 
     # A streaming Function URL reads a prelude only in the HTTP integration framing; this is plain JSON.
@@ -197,7 +197,7 @@ def test_a_handler_that_does_not_stream_is_passed_on_as_it_is(serve: Serve) -> N
 
 
 def test_a_handler_that_raises(serve: Serve, caplog: pytest.LogCaptureFixture) -> None:
-    with serve("tests.local.handlers.raises", format="function-url", **STREAM) as client:
+    with serve("tests.adapter.local.handlers.raises", format="function-url", **STREAM) as client:
         response = client.get("anything")
 
     assert (response.status_code, response.text) == (502, "Internal Server Error")
@@ -216,7 +216,7 @@ def test_a_stream_past_the_size_limit_is_cut(serve: Serve, caplog: pytest.LogCap
 
 def test_a_whole_response_past_the_size_limit(serve: Serve, caplog: pytest.LogCaptureFixture) -> None:
     limits = {"runtime_options": {"stream": True, "max_streamed_bytes": 1000}}
-    with serve("tests.local.handlers.raw", format="function-url", **limits) as client:
+    with serve("tests.adapter.local.handlers.raw", format="function-url", **limits) as client:
         response = client.post("/", json={"statusCode": 200, "body": "x" * 2000})
 
     assert (response.status_code, response.text) == (502, "Internal Server Error")
@@ -262,7 +262,7 @@ def test_a_queued_invocation_past_the_gateway_timeout_never_runs(
 ) -> None:
     caplog.set_level(logging.INFO, "adapter.local")
     with serve(
-        "tests.local.handlers.sleeps", format="function-url", timeout=5, gateway_timeout=0.3, **STREAM
+        "tests.adapter.local.handlers.sleeps", format="function-url", timeout=5, gateway_timeout=0.3, **STREAM
     ) as client:
         results: list[httpx.Response] = []
         blocking = threading.Thread(target=lambda: results.append(client.get("0.7")))
@@ -286,7 +286,15 @@ def test_serve_streams_until_sigterm(capsys: pytest.CaptureFixture[str]) -> None
     seen: list[str] = []
     watcher = kill_self_when_answering(f"http://127.0.0.1:{port}/hello", signal.SIGTERM, seen)
     try:
-        command = ["serve", "tests.local.handlers.handler", "--format", "function-url", "--stream", "--port", str(port)]
+        command = [
+            "serve",
+            "tests.adapter.local.handlers.handler",
+            "--format",
+            "function-url",
+            "--stream",
+            "--port",
+            str(port),
+        ]
         assert main(command) == 0
     finally:
         signal.signal(signal.SIGTERM, previous)
@@ -308,7 +316,7 @@ def test_serve_streams_until_sigterm(capsys: pytest.CaptureFixture[str]) -> None
     ],
 )
 def test_serve_refuses(capsys: pytest.CaptureFixture[str], args: list[str], message: str) -> None:
-    assert main(["serve", "tests.local.handlers.handler", "--port", str(free_port()), *args]) == 1
+    assert main(["serve", "tests.adapter.local.handlers.handler", "--port", str(free_port()), *args]) == 1
     assert message in capsys.readouterr().err
 
 

@@ -24,11 +24,11 @@ from adapter.runtime.client import RuntimeClient
 from adapter.runtime.loop import EXTENSION_NAME, initialize, register_for_sigterm
 from adapter.runtime.main import main
 from tests.adapter.builders import make_function_url_event
-from tests.runtime import apps
-from tests.runtime.conftest import MakeRuntime
-from tests.runtime.emulator import RuntimeAPI
+from tests.adapter.runtime import apps
+from tests.adapter.runtime.conftest import MakeRuntime
+from tests.adapter.runtime.emulator import RuntimeAPI
 
-ROOT = Path(__file__).parents[2]
+ROOT = Path(__file__).parents[3]
 
 
 @pytest.fixture
@@ -48,21 +48,21 @@ def client(api: RuntimeAPI) -> Iterator[RuntimeClient]:
             id="no-module",
         ),
         pytest.param(
-            "tests.runtime.nowhere.handler",
+            "tests.adapter.runtime.nowhere.handler",
             "Runtime.ImportModuleError",
-            "Unable to import module 'tests.runtime.nowhere': No module named 'tests.runtime.nowhere'",
+            "Unable to import module 'tests.adapter.runtime.nowhere': No module named 'tests.adapter.runtime.nowhere'",
             id="no-such-module",
         ),
         pytest.param(
-            "tests.runtime.apps.nothing",
+            "tests.adapter.runtime.apps.nothing",
             "Runtime.HandlerNotFound",
-            "Handler 'nothing' missing on module 'tests.runtime.apps'",
+            "Handler 'nothing' missing on module 'tests.adapter.runtime.apps'",
             id="no-such-handler",
         ),
         pytest.param(
-            "tests.runtime.apps.not_callable",
+            "tests.adapter.runtime.apps.not_callable",
             "Runtime.HandlerNotFound",
-            "Handler 'not_callable' on module 'tests.runtime.apps' is not callable",
+            "Handler 'not_callable' on module 'tests.adapter.runtime.apps' is not callable",
             id="not-callable",
         ),
     ],
@@ -99,7 +99,7 @@ def test_a_lifespan_startup_failure_is_an_init_error(
     monkeypatch.setenv("RUNTIME_TEST_FAIL_STARTUP", "1")
     try:
         with pytest.raises(SystemExit):
-            initialize("tests.runtime.apps.handler", client, graceful_shutdown=False)
+            initialize("tests.adapter.runtime.apps.handler", client, graceful_shutdown=False)
     finally:
         apps.handler.close()
 
@@ -112,7 +112,7 @@ def test_a_lifespan_startup_failure_is_an_init_error(
 
 def test_init_loads_the_handler_and_starts_the_lifespan(api: RuntimeAPI, client: RuntimeClient) -> None:
     try:
-        handler = initialize("tests.runtime.apps.handler", client)
+        handler = initialize("tests.adapter.runtime.apps.handler", client)
         assert handler is apps.handler
         assert apps.gates.journal == ["startup"]
     finally:
@@ -222,7 +222,7 @@ def test_run_serves_until_sigterm(api: RuntimeAPI, monkeypatch: pytest.MonkeyPat
     outcome = api.invoke({"ping": 1})
     thread = sigterm_when(lambda: api.log.count(("next", None)) == 2, api)
 
-    run("tests.runtime.apps.plain", stream=False, graceful_shutdown=False)
+    run("tests.adapter.runtime.apps.plain", stream=False, graceful_shutdown=False)
     thread.join()
 
     assert outcome.wait().json()["echo"] == {"ping": 1}
@@ -239,7 +239,7 @@ def test_the_command_line_serves_until_sigterm(api: RuntimeAPI, monkeypatch: pyt
     api.invoke({"ping": 2})
     thread = sigterm_when(lambda: api.log.count(("next", None)) == 2, api)
 
-    assert main(["tests.runtime.apps.plain"]) == 0
+    assert main(["tests.adapter.runtime.apps.plain"]) == 0
     thread.join()
 
 
@@ -292,7 +292,7 @@ def test_a_runtime_api_that_goes_away_ends_the_process_with_status_1(
     api: RuntimeAPI, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     monkeypatch.setenv("AWS_LAMBDA_RUNTIME_API", api.address)
-    monkeypatch.setenv("_HANDLER", "tests.runtime.apps.plain")
+    monkeypatch.setenv("_HANDLER", "tests.adapter.runtime.apps.plain")
     monkeypatch.setenv("ADAPTER_RUNTIME_STREAM", "yes")
     monkeypatch.setenv("ADAPTER_RUNTIME_DEADLINE_MARGIN_MS", "250")
     monkeypatch.setattr(logging.getLogger(), "handlers", [])
@@ -313,7 +313,7 @@ def test_the_command_line_in_its_own_process_shuts_down_on_sigterm(api: RuntimeA
         "PYTHONPATH": str(ROOT),
     }
     process = subprocess.Popen(
-        [sys.executable, "-m", "adapter.runtime", "tests.runtime.apps.handler"],
+        [sys.executable, "-m", "adapter.runtime", "tests.adapter.runtime.apps.handler"],
         env=environ,
         cwd=ROOT,
         stdout=subprocess.PIPE,
@@ -342,7 +342,7 @@ def test_the_exec_wrapper_starts_the_runtime_with_the_functions_handler(api: Run
         **os.environ,
         "AWS_LAMBDA_RUNTIME_API": api.address,
         "LAMBDA_TASK_ROOT": str(ROOT),
-        "_HANDLER": "tests.runtime.apps.plain",
+        "_HANDLER": "tests.adapter.runtime.apps.plain",
         "ADAPTER_RUNTIME_PYTHON": sys.executable,
     }
     # As Lambda runs it: the wrapper, then the managed runtime's own start command.

@@ -17,9 +17,9 @@ from adapter.sources import HTTPAPIV2
 from adapter.types import Receive, Scope, Send
 from tests.adapter.builders import make_alb_event, make_function_url_event, make_rest_event
 from tests.adapter.conftest import leaves_a_waiter
-from tests.runtime import apps
-from tests.runtime.conftest import MakeRuntime, serve_one
-from tests.runtime.emulator import Outcome, RuntimeAPI
+from tests.adapter.runtime import apps
+from tests.adapter.runtime.conftest import MakeRuntime, serve_one
+from tests.adapter.runtime.emulator import Outcome, RuntimeAPI
 
 DELIMITER = b"\0" * 8
 

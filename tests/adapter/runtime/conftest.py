@@ -11,8 +11,8 @@ import pytest
 from adapter import LambdaAdapter
 from adapter.runtime import Runtime
 from adapter.runtime.client import RuntimeClient
-from tests.runtime import apps
-from tests.runtime.emulator import Outcome, RuntimeAPI, running
+from tests.adapter.runtime import apps
+from tests.adapter.runtime.emulator import Outcome, RuntimeAPI, running
 
 MakeRuntime = Callable[..., Runtime]
 

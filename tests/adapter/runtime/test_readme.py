@@ -19,10 +19,10 @@ import yaml
 from adapter.runtime import Runtime
 from adapter.runtime.client import RuntimeClient
 from tests.adapter.builders import make_function_url_event
-from tests.runtime.emulator import RuntimeAPI, running
+from tests.adapter.runtime.emulator import RuntimeAPI, running
 from tests.template.cfn import STREAM_FUNCTION, load_template, properties
 
-ROOT = Path(__file__).parents[2]
+ROOT = Path(__file__).parents[3]
 
 SECTION = "Lambda runtime mode: streaming, work after the response, graceful shutdown"
 

@@ -11,7 +11,7 @@ import pytest
 
 from adapter.local.template import FunctionSpec, TemplateError, load_template
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def spec_of(tmp_path: Path, template: dict[str, Any], function: str | None = None) -> FunctionSpec:

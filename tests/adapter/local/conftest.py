@@ -1,5 +1,5 @@
 """`serve`'s gateway on a loopback port, in a thread of this process, in front of a handler from
-tests/local/handlers.py; the environment variables the runtime sets are undone afterwards."""
+tests/adapter/local/handlers.py; the environment variables the runtime sets are undone afterwards."""
 
 from __future__ import annotations
 
@@ -19,14 +19,14 @@ from adapter.local.events import Gateway
 from adapter.local.gateway import GatewayServer, running
 from adapter.local.runtime import FunctionConfig, FunctionRuntime
 from sample_app.settings import Settings
-from scripts.dynamodb_local import free_port
+from tests.helpers import free_port
 
 Serve = Callable[..., AbstractContextManager[httpx.Client]]
 
 
 @contextmanager
 def serving(
-    handler: str = "tests.local.handlers.handler",
+    handler: str = "tests.adapter.local.handlers.handler",
     format: str = "rest",
     *,
     timeout: float = 3.0,
@@ -58,7 +58,7 @@ def serve() -> Serve:
 def serving_template(settings: Settings, prefix: str, *options: str) -> Iterator[str]:
     """`python -m adapter serve --template template.yaml` in a process of its own, on its own table; yields the
     base URL (ending in `prefix`) once `/health` answers."""
-    root = Path(__file__).resolve().parents[2]
+    root = Path(__file__).resolve().parents[3]
     port = free_port()
     environ = {**os.environ, "LINKS_TABLE": settings.links_table}
     environ["DYNAMODB_ENDPOINT_URL"] = settings.dynamodb_endpoint_url or ""

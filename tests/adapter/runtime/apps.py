@@ -1,7 +1,7 @@
 """The Starlette application the runtime tests serve, and the gates that let a test hold it at a chosen point.
 
-`handler` is a `LambdaAdapter` over it, importable as `tests.runtime.apps.handler` by a runtime in another process
-(whose lifespan writes to the file named by RUNTIME_TEST_JOURNAL, so that the test can read what ran).
+`handler` is a `LambdaAdapter` over it, importable as `tests.adapter.runtime.apps.handler` by a runtime in another
+process (whose lifespan writes to the file named by RUNTIME_TEST_JOURNAL, so that the test can read what ran).
 """
 
 from __future__ import annotations

@@ -13,8 +13,8 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from tests.local.conftest import Serve
-from tests.local.handlers import PNG
+from tests.adapter.local.conftest import Serve
+from tests.adapter.local.handlers import PNG
 
 FORMATS = ["rest", "http-v1", "http-v2", "function-url", "alb"]
 
@@ -221,14 +221,14 @@ def test_bad_http_gets_a_400_problem(serve: Serve, request_bytes: bytes, detail:
 
 
 def test_response_over_6_mb_is_502(serve: Serve, caplog: pytest.LogCaptureFixture) -> None:
-    with serve("tests.local.handlers.returns_garbage") as client:
+    with serve("tests.adapter.local.handlers.returns_garbage") as client:
         response = client.get("huge")
     assert (response.status_code, response.json()) == (502, {"message": "Internal server error"})
     assert "Function.ResponseSizeTooLarge" in caplog.text
 
 
 def test_alb_response_over_1_mb_is_502(serve: Serve, caplog: pytest.LogCaptureFixture) -> None:
-    with serve("tests.local.handlers.returns_garbage", format="alb") as client:
+    with serve("tests.adapter.local.handlers.returns_garbage", format="alb") as client:
         response = client.get("over-1-mb")
     assert response.status_code == 502 and b"502 Bad Gateway" in response.content
     assert "over the load balancer's 1048576 byte limit" in caplog.text
@@ -261,7 +261,7 @@ def test_the_adapter_answers_500_itself_past_lambdas_limit(serve: Serve) -> None
 def test_a_handler_that_raises(
     serve: Serve, caplog: pytest.LogCaptureFixture, format: str, status: int, body: bytes
 ) -> None:
-    with serve("tests.local.handlers.raises", format=format) as client:
+    with serve("tests.adapter.local.handlers.raises", format=format) as client:
         response = client.get("anything")
     assert response.status_code == status and body in response.content
     assert "[ERROR] RuntimeError: the handler failed on purpose" in caplog.text
@@ -290,7 +290,7 @@ def test_a_handler_that_raises(
 def test_a_handler_that_returns_garbage(
     serve: Serve, caplog: pytest.LogCaptureFixture, kind: str, status: int, logged: str
 ) -> None:
-    with serve("tests.local.handlers.returns_garbage") as client:
+    with serve("tests.adapter.local.handlers.returns_garbage") as client:
         response = client.get(kind)
     assert (response.status_code, response.json()) == (status, {"message": "Internal server error"})
     assert logged in caplog.text
@@ -300,7 +300,7 @@ def test_a_handler_that_returns_garbage(
 
 
 def test_http_api_takes_a_bare_string_as_a_json_body(serve: Serve) -> None:
-    with serve("tests.local.handlers.returns_garbage", format="http-v2") as client:
+    with serve("tests.adapter.local.handlers.returns_garbage", format="http-v2") as client:
         response = client.get("string")
         cookies = client.get("bad-cookies")
     assert (response.status_code, response.json()) == (200, "just a string")
@@ -309,14 +309,14 @@ def test_http_api_takes_a_bare_string_as_a_json_body(serve: Serve) -> None:
 
 def test_the_handlers_result_as_the_test_gives_it(serve: Serve) -> None:
     result = {"statusCode": 202, "multiValueHeaders": {"x-a": ["1", "2"]}, "headers": {"x-a": "3"}, "body": "ok"}
-    with serve("tests.local.handlers.raw") as client:
+    with serve("tests.adapter.local.handlers.raw") as client:
         response = client.post("/live/", json=result)
     assert (response.status_code, response.text, response.headers.get_list("x-a")) == (202, "ok", ["1", "2", "3"])
 
 
 def test_function_timeout_is_a_function_error(serve: Serve, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, "adapter.local")
-    with serve("tests.local.handlers.sleeps", timeout=0.3) as client:
+    with serve("tests.adapter.local.handlers.sleeps", timeout=0.3) as client:
         response = client.get("0.8")
         # The environment is busy until the handler returns; the next request waits for it.
         assert client.get("0").text == "slept 0.0"
@@ -333,7 +333,7 @@ def test_function_timeout_is_a_function_error(serve: Serve, caplog: pytest.LogCa
 def test_gateway_timeout(
     serve: Serve, caplog: pytest.LogCaptureFixture, format: str, status: int, message: str
 ) -> None:
-    with serve("tests.local.handlers.sleeps", format=format, timeout=5, gateway_timeout=0.3) as client:
+    with serve("tests.adapter.local.handlers.sleeps", format=format, timeout=5, gateway_timeout=0.3) as client:
         started = time.monotonic()
         first = client.get("0.6")
         elapsed = time.monotonic() - started
@@ -344,7 +344,7 @@ def test_gateway_timeout(
 
 def test_a_queued_invocation_that_times_out_never_runs(serve: Serve, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, "adapter.local")
-    with serve("tests.local.handlers.sleeps", timeout=5, gateway_timeout=0.3) as client:
+    with serve("tests.adapter.local.handlers.sleeps", timeout=5, gateway_timeout=0.3) as client:
         results: list[httpx.Response] = []
         queued = threading.Thread(target=lambda: results.append(client.get("0")))
         blocking = threading.Thread(target=lambda: results.append(client.get("0.7")))
@@ -373,7 +373,7 @@ def test_chunked_trailers_and_a_garbled_request_line(serve: Serve, caplog: pytes
 def test_a_client_that_leaves_before_the_answer(serve: Serve) -> None:
     import struct
 
-    with serve("tests.local.handlers.sleeps") as client:
+    with serve("tests.adapter.local.handlers.sleeps") as client:
         address = urlsplit(str(client.base_url))
         sock = socket.create_connection((address.hostname, address.port), timeout=10)
         sock.sendall(b"GET /live/0.3 HTTP/1.1\r\nHost: x\r\n\r\n")

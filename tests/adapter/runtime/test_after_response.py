@@ -10,9 +10,9 @@ import pytest
 
 from adapter.runtime import after_response
 from tests.adapter.builders import make_function_url_event
-from tests.runtime import apps
-from tests.runtime.conftest import MakeRuntime, serve_one
-from tests.runtime.emulator import Outcome, RuntimeAPI
+from tests.adapter.runtime import apps
+from tests.adapter.runtime.conftest import MakeRuntime, serve_one
+from tests.adapter.runtime.emulator import Outcome, RuntimeAPI
 
 
 def release_once_received(outcome: Outcome) -> threading.Thread:

@@ -14,10 +14,10 @@ from adapter import LambdaAdapter
 from adapter.runtime import Runtime
 from adapter.runtime.client import RuntimeAPIError, RuntimeClient
 from tests.adapter.builders import make_alb_event, make_function_url_event, make_http_v2_event, make_rest_event
+from tests.adapter.runtime import apps
+from tests.adapter.runtime.conftest import MakeRuntime, serve_one
+from tests.adapter.runtime.emulator import FUNCTION_ARN, RuntimeAPI
 from tests.conftest import LambdaContextStub
-from tests.runtime import apps
-from tests.runtime.conftest import MakeRuntime, serve_one
-from tests.runtime.emulator import FUNCTION_ARN, RuntimeAPI
 
 
 @pytest.mark.parametrize(

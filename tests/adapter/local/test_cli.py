@@ -18,9 +18,9 @@ import pytest
 
 from adapter.local.cli import Reloader, main
 from adapter.local.runtime import FunctionConfig, FunctionRuntime, HandlerError, import_handler
-from scripts.dynamodb_local import free_port
+from tests.helpers import free_port
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(autouse=True)
@@ -52,7 +52,7 @@ def test_event_piped_into_invoke() -> None:
     )
     assert event.returncode == 0, event.stderr
     assert json.loads(event.stdout)["rawQueryString"] == "a=1"
-    invoked = run("invoke", "tests.local.handlers.handler", "--event", "-", stdin=event.stdout)
+    invoked = run("invoke", "tests.adapter.local.handlers.handler", "--event", "-", stdin=event.stdout)
     assert invoked.returncode == 0, invoked.stderr
     result = json.loads(invoked.stdout)
     assert result["statusCode"] == 200
@@ -71,20 +71,20 @@ def test_event_piped_into_invoke() -> None:
         ),
         (("invoke", "handler", "--event", "-"), "{}", "error: cannot load the handler: Bad handler 'handler'"),
         (
-            ("invoke", "tests.local.handlers.handler", "--event", "-"),
+            ("invoke", "tests.adapter.local.handlers.handler", "--event", "-"),
             "{not json",
             "error: the event from standard input is not valid JSON: Expecting property name",
         ),
         (
-            ("invoke", "tests.local.handlers.handler", "--event", "missing.json"),
+            ("invoke", "tests.adapter.local.handlers.handler", "--event", "missing.json"),
             "",
             "error: cannot read the event file 'missing.json': No such file or directory",
         ),
         (("event", "--format", "alb", "--stage", "live"), "", "error: a alb has no stages"),
         (
-            ("serve", "tests.local.handlers.nothing_here", "--port", "0"),
+            ("serve", "tests.adapter.local.handlers.nothing_here", "--port", "0"),
             "",
-            "error: cannot load the handler: Handler 'nothing_here' missing on module 'tests.local.handlers'",
+            "error: cannot load the handler: Handler 'nothing_here' missing on module 'tests.adapter.local.handlers'",
         ),
     ],
 )
@@ -106,7 +106,7 @@ def test_invoke_prints_the_error_payload_of_a_failed_invocation(
 ) -> None:
     event_file = tmp_path / "event.json"
     event_file.write_text("{}")
-    assert main(["invoke", "tests.local.handlers.raises", "--event", str(event_file), "--env", "A=1"]) == 1
+    assert main(["invoke", "tests.adapter.local.handlers.raises", "--event", str(event_file), "--env", "A=1"]) == 1
     error = json.loads(capsys.readouterr().out)
     assert (error["errorType"], error["errorMessage"]) == ("RuntimeError", "the handler failed on purpose")
     assert os.environ["A"] == "1" and os.environ["AWS_LAMBDA_FUNCTION_NAME"] == "local-function"
@@ -114,7 +114,7 @@ def test_invoke_prints_the_error_payload_of_a_failed_invocation(
 
 def test_invoke_reads_standard_input(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sys, "stdin", io.StringIO('{"body": "{\\"statusCode\\": 204}"}'))
-    assert main(["invoke", "tests.local.handlers.raw", "--event", "-", "--timeout", "2", "--memory", "64"]) == 0
+    assert main(["invoke", "tests.adapter.local.handlers.raw", "--event", "-", "--timeout", "2", "--memory", "64"]) == 0
     assert json.loads(capsys.readouterr().out) == {"statusCode": 204}
 
 
@@ -122,13 +122,16 @@ def test_invoke_reads_standard_input(capsys: pytest.CaptureFixture[str], monkeyp
     ("args", "message"),
     [
         (["invoke", "--event", "-"], "error: name the handler"),
-        (["invoke", "tests.local.handlers.raw", "--event", "-", "--env", "NOEQUALS"], "error: --env takes NAME=VALUE"),
-        (["invoke", "tests.local.handlers.raw", "--event", "-", "--timeout", "0"], "must be positive"),
+        (
+            ["invoke", "tests.adapter.local.handlers.raw", "--event", "-", "--env", "NOEQUALS"],
+            "error: --env takes NAME=VALUE",
+        ),
+        (["invoke", "tests.adapter.local.handlers.raw", "--event", "-", "--timeout", "0"], "must be positive"),
         (["event", "--header", "no colon"], "error: --header takes 'Name: value'"),
         (["event", "--path", "relative"], "error: --path must start with '/'"),
         (["event", "--body-file", "/no/such/file"], "error: cannot read the body file"),
         (
-            ["invoke", "tests.local.handlers.raw", "--event", "-", "--template", "/no/such.yaml"],
+            ["invoke", "tests.adapter.local.handlers.raw", "--event", "-", "--template", "/no/such.yaml"],
             "error: cannot read the template",
         ),
     ],
@@ -242,7 +245,7 @@ def test_serve_until_sigterm(capsys: pytest.CaptureFixture[str]) -> None:
             main(
                 [
                     "serve",
-                    "tests.local.handlers.handler",
+                    "tests.adapter.local.handlers.handler",
                     "--port",
                     str(port),
                     "--format",
@@ -269,7 +272,7 @@ def test_serve_on_a_port_in_use(capsys: pytest.CaptureFixture[str]) -> None:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        assert main(["serve", "tests.local.handlers.handler", "--port", str(port), "--format", "alb"]) == 1
+        assert main(["serve", "tests.adapter.local.handlers.handler", "--port", str(port), "--format", "alb"]) == 1
     assert f"error: cannot listen on 127.0.0.1:{port}" in capsys.readouterr().err
 
 
@@ -364,14 +367,14 @@ def test_a_child_that_ignores_sigterm_is_killed(tmp_path: Path) -> None:
     [
         ("nodots", "Bad handler 'nodots'"),
         ("a.b-c", "Bad handler 'a.b-c'"),
-        ("tests.local.handlers:missing", "Handler 'missing' missing on module 'tests.local.handlers'"),
+        ("tests.adapter.local.handlers:missing", "Handler 'missing' missing on module 'tests.adapter.local.handlers'"),
         (
-            "tests.local.handlers.not_callable",
-            "Handler 'not_callable' on module 'tests.local.handlers' is a int, not callable",
+            "tests.adapter.local.handlers.not_callable",
+            "Handler 'not_callable' on module 'tests.adapter.local.handlers' is a int, not callable",
         ),
         (
-            "tests.local.no_such.handler",
-            "Unable to import module 'tests.local.no_such': No module named 'tests.local.no_such'",
+            "tests.adapter.local.no_such.handler",
+            "Unable to import module 'tests.adapter.local.no_such': No module named 'tests.adapter.local.no_such'",
         ),
     ],
 )
@@ -410,8 +413,8 @@ def test_in_process_garbage(capsys: pytest.CaptureFixture[str], tmp_path: Path) 
     (tmp_path / "bad.json").write_text("[1,")
     (tmp_path / "good.json").write_text("{}")
     assert main(["invoke", "nodots", "--event", str(tmp_path / "good.json")]) == 1
-    assert main(["invoke", "tests.local.handlers.raw", "--event", str(tmp_path / "bad.json")]) == 1
-    assert main(["invoke", "tests.local.handlers.raw", "--event", str(tmp_path / "missing.json")]) == 1
+    assert main(["invoke", "tests.adapter.local.handlers.raw", "--event", str(tmp_path / "bad.json")]) == 1
+    assert main(["invoke", "tests.adapter.local.handlers.raw", "--event", str(tmp_path / "missing.json")]) == 1
     assert main(["event", "--format", "function-url", "--stage", "x"]) == 1
     err = capsys.readouterr().err.splitlines()
     assert err[0].startswith("error: cannot load the handler: Bad handler 'nodots'")
@@ -431,7 +434,7 @@ def test_invoke_with_a_template(
                     "Fn": {
                         "Type": "AWS::Serverless::Function",
                         "Properties": {
-                            "Handler": "tests.local.handlers.raw",
+                            "Handler": "tests.adapter.local.handlers.raw",
                             "Timeout": 7,
                             "MemorySize": 1024,
                             "Environment": {

@@ -16,9 +16,9 @@ from tests.adapter.builders import (
     make_http_v2_event,
     make_rest_event,
 )
-from tests.runtime.emulator import running
+from tests.adapter.runtime.emulator import running
 
-ROOT = Path(__file__).parents[2]
+ROOT = Path(__file__).parents[3]
 
 EVENTS: list[dict[str, Any]] = [
     make_function_url_event(path="/hello"),
@@ -51,8 +51,8 @@ def answers(command: list[str]) -> list[tuple[str | None, str, bytes]]:
 
 
 def test_buffered_answers_are_byte_for_byte_awslambdarics() -> None:
-    theirs = answers([sys.executable, "-m", "awslambdaric", "tests.runtime.apps.handler"])
-    ours = answers([sys.executable, "-m", "adapter.runtime", "tests.runtime.apps.handler"])
+    theirs = answers([sys.executable, "-m", "awslambdaric", "tests.adapter.runtime.apps.handler"])
+    ours = answers([sys.executable, "-m", "adapter.runtime", "tests.adapter.runtime.apps.handler"])
 
     assert [kind for kind, _, _ in ours] == ["response"] * len(EVENTS)
     assert ours == theirs

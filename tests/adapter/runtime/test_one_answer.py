@@ -27,7 +27,7 @@ from adapter.runtime import Runtime
 from adapter.runtime.client import RuntimeClient
 from adapter.types import Receive, Scope, Send
 from tests.adapter.builders import make_function_url_event
-from tests.runtime.emulator import Outcome, RuntimeAPI, running
+from tests.adapter.runtime.emulator import Outcome, RuntimeAPI, running
 
 settings.register_profile("ci", max_examples=1000, deadline=None, derandomize=True)
 settings.register_profile("nightly", max_examples=20000, deadline=None)

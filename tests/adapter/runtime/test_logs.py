@@ -20,9 +20,9 @@ import pytest
 from adapter.runtime.logs import configure_logging, set_invocation
 from sample_app.settings import Settings
 from tests.adapter.builders import make_function_url_event
-from tests.runtime.emulator import running
+from tests.adapter.runtime.emulator import running
 
-ROOT = Path(__file__).parents[2]
+ROOT = Path(__file__).parents[3]
 # Text: [LEVEL]\t2026-11-26T10:23:35.474Z\t...; JSON: "timestamp": "2026-11-26T10:23:35Z".
 TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{3})?Z")
 
@@ -201,8 +201,8 @@ def run_logging(command: list[str], environ: dict[str, str], *, telemetry: bool)
     return frames, output.decode()
 
 
-AWSLAMBDARIC = [sys.executable, "-m", "awslambdaric", "tests.runtime.log_apps.handler"]
-OURS = [sys.executable, "-m", "adapter.runtime", "tests.runtime.log_apps.handler"]
+AWSLAMBDARIC = [sys.executable, "-m", "awslambdaric", "tests.adapter.runtime.log_apps.handler"]
+OURS = [sys.executable, "-m", "adapter.runtime", "tests.adapter.runtime.log_apps.handler"]
 
 
 @pytest.mark.parametrize(

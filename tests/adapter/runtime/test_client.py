@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from adapter.runtime.client import RuntimeAPIError, RuntimeClient, _error_headers
-from tests.runtime.emulator import RuntimeAPI
+from tests.adapter.runtime.emulator import RuntimeAPI
 
 
 @pytest.fixture

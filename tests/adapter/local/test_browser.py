@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from sample_app.settings import Settings
-from tests.local.conftest import serving_template
+from tests.adapter.local.conftest import serving_template
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 CHROMIUM = shutil.which("chromium")
 CHROMEDRIVER = shutil.which("chromedriver")
 
