@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.adapter.tracing import test_tracing_readme
 from tests.adapter.runtime import test_readme as test_runtime_readme
+from tests.adapter.tracing import test_tracing_readme
 from tests.adapter.triggers import test_readme as test_triggers_readme
 
 ROOT = Path(__file__).resolve().parent.parent
