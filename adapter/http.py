@@ -101,21 +101,34 @@ class BufferedSink(Response):
         self.headers = headers
 
     def write(self, chunk: bytes, more: bool) -> None:
-        if chunk:
-            self.chunks.append(chunk)
-        if not more:
-            self.body = b"".join(self.chunks)
-            self.committed = True
-            if self._deliver is not None:
-                self._deliver(self)
+        if more:
+            if chunk:
+                self.chunks.append(chunk)
+            return
+        chunks = self.chunks
+        if chunks:
+            chunks.append(chunk)
+            self.body = b"".join(chunks)
+        else:
+            self.body = chunk  # the whole body in one message, as most responses send it
+        self.committed = True
+        if self._deliver is not None:
+            self._deliver(self)
 
     def replace(self, response: Response) -> None:
         self.status, self.headers, self.chunks = response.status, list(response.headers), [response.body]
         self.write(b"", False)
 
     def cut_short(self, reason: BaseException) -> None:
-        self.headers = [pair for pair in self.headers if pair[0].lower() != b"content-length"]
+        self.headers = [pair for pair in self.headers if not _is_content_length(pair)]
         self.write(b"", False)
+
+
+def _is_content_length(pair: object) -> bool:
+    # The headers of a list are checked when the response is shaped; a pair that is not one is left for that.
+    if isinstance(pair, tuple | list) and len(pair) == 2 and isinstance(pair[0], bytes | bytearray | memoryview):
+        return bytes(pair[0]).lower() == b"content-length"
+    return False
 
 
 class Exchange:
@@ -204,28 +217,27 @@ class Exchange:
                 if status.__class__ is not int or not 100 <= status <= 599:
                     status = _status(status)
                 headers: Any = message.get("headers")
-                if headers.__class__ is list:
-                    try:
-                        for name, value in headers:
-                            if name.__class__ is not bytes or value.__class__ is not bytes:
-                                raise TypeError
-                    except (TypeError, ValueError):
-                        headers = _headers(headers)
-                else:
+                if headers.__class__ is not list:
                     headers = _headers(headers)
-                self.started = True
+                # A list goes to the sink as it is, and its pairs are checked where they are read, once: shaping
+                # the response (`response_parts`, for the prelude of a stream or the whole response) reads every
+                # pair and refuses one that is not a pair of byte strings with InvalidResponse.
                 try:
                     self.sink.start(status, headers)
+                except InvalidResponse:
+                    # The sink refused the headers: the application's message was invalid (recorded below), and
+                    # nothing started.
+                    raise
                 except BaseException as error:
                     self.sink_failure = error
                     self.failed = True
                     raise
+                self.started = True
             else:
                 raise InvalidResponse(f"ASGI application sent an unexpected message type {message_type!r:.80}")
         except InvalidResponse as invalid:
-            if self.sink_failure is None:
-                self.invalid = invalid
-                self.failed = True
+            self.invalid = invalid
+            self.failed = True
             raise
         except (TypeError, KeyError, AttributeError, ValueError) as error:
             if self.sink_failure is not None:

@@ -49,8 +49,10 @@ class StreamingSink:
         self.ended = False
 
     def start(self, status: int, headers: Headers) -> None:
+        # Shaped first: headers the shaping refuses (InvalidResponse) leave nothing sent, and a 500 can go instead.
+        head = prelude(self._head(status, headers))
         self.committed = True
-        self.stream.write(prelude(self._head(status, headers)))
+        self.stream.write(head)
 
     def write(self, chunk: bytes, more: bool) -> None:
         self.stream.write(chunk)
