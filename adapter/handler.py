@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, Protocol, TypeVar
 
 from adapter.config import Config, build_config
 from adapter.exceptions import AdapterError, ConfigurationError, EventError, InvalidResponse, MalformedEvent
-from adapter.http import BufferedSink, ResponseSink, internal_error, serve_http
+from adapter.http import BufferedSink, Exchange, ResponseSink, internal_error, serve_http
 from adapter.lifespan import Lifespan
 from adapter.sources import DEFAULT_SOURCES, LAMBDA_RESPONSE_BYTES, EventSource, detect
 from adapter.types import ASGIApp, Headers, LambdaContext, LambdaEvent, LambdaResponse, Response, Scope
@@ -188,7 +188,11 @@ class LambdaAdapter:
             if outlet is None:
                 # The classic handler: the response is returned once the application is done.
                 buffered = BufferedSink()
-                coroutine = serve_http(self.app, scope, body, buffered, request_id, deadline)
+                coroutine = (
+                    Exchange(body, buffered).run(self.app, scope, request_id)
+                    if deadline is None
+                    else serve_http(self.app, scope, body, buffered, request_id, deadline)
+                )
                 loop.run_until_complete(coroutine)
                 return self._shape(source, buffered, event, request_id)
             coroutine = serve_http(

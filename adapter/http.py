@@ -169,6 +169,48 @@ class Exchange:
         self.error: BaseException | None = None
         self.sink_failure: BaseException | None = None
 
+    async def run(self, app: ASGIApp, scope: Scope, request_id: str) -> None:
+        """Runs the application for this exchange, in the calling task, and ends the exchange in exactly one of
+        these ways, each logged with the Lambda request id when it is not the first:
+
+        - complete: the application sent its whole response (it may go on running after it, and may even raise
+          then, as Starlette's error middleware re-raises after sending its 500: the response stays whole);
+        - replaced with a 500: it raised, returned, or broke the protocol before starting its response;
+        - cut short: it did so after starting and before completing it.
+
+        A `CancelledError` the application raises itself (from a sub-task it awaited that something else
+        cancelled, say) is its failure, as uvicorn has it; a cancellation of the task running this, and other
+        `BaseException`s, propagate. What the sink raised is raised again once the application has stopped.
+        """
+        try:
+            try:
+                await app(scope, self.receive, self.send)
+            except asyncio.CancelledError as error:
+                task = asyncio.current_task()
+                if task is None or task.cancelling():
+                    raise
+                self.error = error
+            except Exception as error:
+                self.error = error
+            if self.sink_failure is not None:
+                raise self.sink_failure
+            if self.ended:
+                return  # its deadline ended the exchange (serve_http), and the application was cancelled
+            if not self.complete:
+                _finish(self, request_id)
+            elif self.error is not None or self.invalid is not None:
+                logger.error(
+                    "Exception in ASGI application after its response was complete [%s]",
+                    request_id,
+                    exc_info=self.error or self.invalid,
+                )
+        finally:
+            # The exchange is over, its response complete or not: tasks still waiting in `receive` get the
+            # disconnect (as uvicorn's do when the connection closes) rather than waiting forever.
+            self.ended = True
+            if self.disconnect is not None:
+                self.disconnect.set()
+
     async def receive(self) -> Message:
         if not self.request_sent:
             self.request_sent = True
@@ -218,7 +260,7 @@ class Exchange:
                     status = _status(status)
                 headers: Any = message.get("headers")
                 if headers.__class__ is not list:
-                    headers = _headers(headers)
+                    headers = header_pairs(headers)
                 # A list goes to the sink as it is, and its pairs are checked where they are read, once: shaping
                 # the response (`response_parts`, for the prelude of a stream or the whole response) reads every
                 # pair and refuses one that is not a pair of byte strings with InvalidResponse.
@@ -262,7 +304,7 @@ def _body(chunk: object) -> bytes:
     raise InvalidResponse(f"ASGI response body must be bytes, not {type(chunk).__name__}")
 
 
-def _headers(headers: Any) -> Headers:
+def header_pairs(headers: Any) -> Headers:
     """The headers as a list of (bytes, bytes) tuples; ASGI allows any iterable of pairs, and bytes-like names
     and values. Anything else raises `InvalidResponse`, naming the header by its place and type (never by its
     value: a header sent as one string may carry a cookie or a token)."""
@@ -298,84 +340,37 @@ def _headers(headers: Any) -> Headers:
 async def serve_http(
     app: ASGIApp, scope: Scope, body: bytes, sink: ResponseSink, request_id: str, deadline: float | None = None
 ) -> Exchange:
-    """Runs one exchange: the application's response goes to `sink`, and the exchange ends in exactly one of
-    these ways, each logged with the Lambda request id when it is not the first:
-
-    - complete: the application sent its whole response (it may go on running after it, and may even raise
-      then, as Starlette's error middleware re-raises after sending its 500: the response stays whole);
-    - replaced with a 500: it raised, returned, or broke the protocol before starting its response;
-    - cut short: it did so after starting and before completing it;
-    - past `deadline` (a `time.time()` moment): a 504 if nothing was committed yet, else cut short; the
-      application is cancelled.
-
-    A `CancelledError` the application raises itself (from a sub-task it awaited that something else
-    cancelled, say) is its failure, as uvicorn has it; a cancellation of the task running this, and other
-    `BaseException`s, propagate. What the sink raises is raised here, once the application has stopped.
-    """
+    """Runs one exchange (`Exchange.run`), bounded by `deadline` (a `time.time()` moment) when there is one: past
+    it, the application is cancelled and the exchange ends with a 504 if nothing was committed yet, else cut
+    short. What the sink raises is raised here, once the application has stopped."""
     exchange = Exchange(body, sink)
-    try:
-        if deadline is None:
-            # The application runs in this task: the classic handler's one trip through the loop per invocation.
-            try:
-                await app(scope, exchange.receive, exchange.send)
-            except asyncio.CancelledError as error:
-                task = asyncio.current_task()
-                if task is None or task.cancelling():
-                    raise
-                exchange.error = error
-            except Exception as error:
-                exchange.error = error
-        elif await _timed_out(app, scope, exchange, request_id, deadline):
-            return exchange
-        if exchange.sink_failure is not None:
-            raise exchange.sink_failure
-        if not exchange.complete:
-            _finish(exchange, request_id)
-        elif exchange.error is not None or exchange.invalid is not None:
-            logger.error(
-                "Exception in ASGI application after its response was complete [%s]",
-                request_id,
-                exc_info=exchange.error or exchange.invalid,
-            )
-    finally:
-        # The exchange is over, its response complete or not: tasks still waiting in `receive` get the disconnect
-        # (as uvicorn's do when the connection closes) rather than waiting forever.
-        exchange.ended = True
-        if exchange.disconnect is not None:
-            exchange.disconnect.set()
-    return exchange
-
-
-async def _run(app: ASGIApp, scope: Scope, exchange: Exchange) -> None:
-    try:
-        await app(scope, exchange.receive, exchange.send)
-    except asyncio.CancelledError as error:
-        task = asyncio.current_task()
-        if task is None or task.cancelling():
-            raise
-        exchange.error = error
-    except Exception as error:
-        exchange.error = error
-
-
-async def _timed_out(app: ASGIApp, scope: Scope, exchange: Exchange, request_id: str, deadline: float) -> bool:
-    """Runs the application in a task of its own until it returns (False) or `deadline` passes (True: it was
-    cancelled, and the exchange ended)."""
-    loop = asyncio.get_running_loop()
-    task = loop.create_task(_run(app, scope, exchange), name=f"asgi-http-{request_id}")
+    if deadline is None:
+        await exchange.run(app, scope, request_id)
+        return exchange
+    task = asyncio.get_running_loop().create_task(exchange.run(app, scope, request_id), name=f"asgi-http-{request_id}")
     done, _ = await asyncio.wait((task,), timeout=max(0.0, deadline - time.time()))
     if done:
-        return False
+        if not task.cancelled():
+            task.result()  # what the sink raised, if it did
+        elif not exchange.complete:
+            # The application cancelled the very task it ran in (its current_task()): its failure, as under uvicorn.
+            exchange.error = asyncio.CancelledError()
+            _finish(exchange, request_id)
+        return exchange
     _log_overrun(task, scope, request_id, exchange.complete)
+    # Ended here, whatever the application does once cancelled (it may swallow the cancellation and return).
+    exchange.ended = True
     await cancel(task)
+    if task.done() and not task.cancelled():
+        task.exception()  # retrieved: what the sink raised is raised below
     if exchange.sink_failure is not None:
         raise exchange.sink_failure
     if not exchange.complete:
-        if exchange.sink.committed:
-            exchange.sink.cut_short(DeadlineExceeded("The response did not finish in time"))
+        if sink.committed:
+            sink.cut_short(DeadlineExceeded("The response did not finish in time"))
         else:
-            exchange.sink.replace(timeout_response())
-    return True
+            sink.replace(timeout_response())
+    return exchange
 
 
 def _finish(exchange: Exchange, request_id: str) -> None:

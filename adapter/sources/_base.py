@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import binascii
-from collections.abc import Iterable, Sized
+from collections.abc import Iterable
 from typing import Any, ClassVar
 
 from adapter.config import Config
-from adapter.exceptions import InvalidResponse
+from adapter.http import header_pairs
 from adapter.sources._encoding import is_text
 from adapter.types import Headers, LambdaContext, LambdaEvent, LambdaResponse, Scope
 from adapter.types import Response as Response  # where the sources take it from
@@ -65,30 +65,14 @@ def _name(name: bytes) -> str:
 
 def _byte_pairs(headers: Iterable[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
     pairs = []
-    for index, pair in enumerate(headers):
-        try:
-            name, value = pair
-        except (TypeError, ValueError):
-            # Named by its type and place only: a header sent as one line may carry a cookie or a token.
-            size = f" of length {len(pair)}" if isinstance(pair, Sized) else ""
-            raise InvalidResponse(
-                f"ASGI response headers must be [name, value] pairs; header {index} is a {type(pair).__name__}{size}"
-            ) from None
-        if not isinstance(name, bytes | bytearray | memoryview) or not isinstance(
-            value, bytes | bytearray | memoryview
-        ):
-            raise InvalidResponse(
-                f"ASGI response header names and values must be byte strings; got {type(name).__name__} "
-                f"{name!r}: {type(value).__name__}"
-            )
-        value = bytes(value)
+    for name, value in header_pairs(headers):
         try:
             value.decode()
         except UnicodeDecodeError:
             # Not UTF-8: read as Latin-1 (every byte a character, RFC 9110 5.5), re-encoded so the UTF-8 reading
             # of response_parts gives those characters.
             value = value.decode("latin-1").encode()
-        pairs.append((bytes(name), value))
+        pairs.append((name, value))
     return pairs
 
 

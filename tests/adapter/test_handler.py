@@ -405,14 +405,16 @@ def test_a_shutdown_that_fails_at_process_exit_is_logged() -> None:
     assert "Exception ignored" not in result.stderr
 
 
-def test_the_exit_hook_logs_a_failing_shutdown(caplog: pytest.LogCaptureFixture) -> None:
-    async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        await receive()
-        await send({"type": "lifespan.startup.complete"})
-        await receive()
-        raise RuntimeError("the pool would not close")
+async def failing_shutdown(scope: Scope, receive: Receive, send: Send) -> None:
+    """A lifespan whose shutdown raises."""
+    await receive()
+    await send({"type": "lifespan.startup.complete"})
+    await receive()
+    raise RuntimeError("the pool would not close")
 
-    handler = LambdaAdapter(app, lifespan="on")
+
+def test_the_exit_hook_logs_a_failing_shutdown(caplog: pytest.LogCaptureFixture) -> None:
+    handler = LambdaAdapter(failing_shutdown, lifespan="on")
     handler.startup()
     loop = handler.loop
     handler_module.close_all_at_exit()  # raising here would stop threading's exit hooks registered before it
@@ -484,13 +486,7 @@ def test_a_closed_adapter_is_left_alone_when_collected() -> None:
 
 
 def test_a_shutdown_that_fails_when_the_adapter_is_collected_is_logged(caplog: pytest.LogCaptureFixture) -> None:
-    async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        await receive()
-        await send({"type": "lifespan.startup.complete"})
-        await receive()
-        raise RuntimeError("the pool would not close")
-
-    handler = LambdaAdapter(app, lifespan="on")
+    handler = LambdaAdapter(failing_shutdown, lifespan="on")
     handler.startup()
     del handler
     gc.collect()

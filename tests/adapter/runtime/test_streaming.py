@@ -357,3 +357,50 @@ def test_a_cancelled_error_the_app_raises_itself_is_a_500(
     status = split(outcome)[0]["statusCode"] if stream else outcome.json()["statusCode"]
     assert status == 500
     assert "Exception in ASGI application before the response started; answering 500" in caplog.text
+
+
+@pytest.mark.parametrize("stream", [True, False])
+def test_an_app_that_swallows_its_cancellation_at_the_deadline_gets_one_answer(
+    stream: bool, api: RuntimeAPI, make_runtime: MakeRuntime
+) -> None:
+    import asyncio
+
+    async def stubborn(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
+        try:
+            await asyncio.sleep(60)
+        except asyncio.CancelledError:
+            return  # swallowed: the application returns, its response never completed
+
+    runtime = make_runtime(LambdaAdapter(stubborn, lifespan="off"), stream=stream, deadline_margin=1.0)
+    outcome = serve_one(runtime, api, make_function_url_event(), timeout=2.0)
+
+    assert [entry for entry in api.log if entry[1] == outcome.request_id] == [("response", outcome.request_id)]
+    if stream:
+        assert split(outcome)[0]["statusCode"] == 200
+        assert outcome.trailers["lambda-runtime-function-error-type"] == "DeadlineExceeded"
+    else:
+        assert outcome.json()["statusCode"] == 504
+
+
+@pytest.mark.parametrize("stream", [True, False])
+def test_an_app_that_cancels_itself_after_its_response_keeps_it_whole(
+    stream: bool, api: RuntimeAPI, make_runtime: MakeRuntime
+) -> None:
+    import asyncio
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
+        await send({"type": "http.response.body", "body": b"whole"})
+        current = asyncio.current_task()
+        assert current is not None
+        current.cancel()
+        await asyncio.sleep(1)
+
+    outcome = serve_one(make_runtime(LambdaAdapter(app, lifespan="off"), stream=stream), api, make_function_url_event())
+
+    assert [entry for entry in api.log if entry[1] == outcome.request_id] == [("response", outcome.request_id)]
+    if stream:
+        assert (split(outcome)[1], outcome.trailers) == (b"whole", {})
+    else:
+        assert (outcome.json()["statusCode"], outcome.json()["body"]) == (200, "whole")
