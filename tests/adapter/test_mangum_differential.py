@@ -24,8 +24,12 @@ from mangum import Mangum
 
 from adapter import EventError, LambdaAdapter
 from adapter.types import LambdaEvent, Message, Receive, Scope, Send
+from tests.adapter.builders import (
+    make_alb_event_from_client,
+    make_http_v2_event_from_client,
+    make_rest_event_from_client,
+)
 from tests.conftest import EVENTS, LambdaContextStub, load_event
-from tests.migration.events import make_alb_event, make_http_v2_event, make_rest_event
 
 ABSENT = "<absent>"
 
@@ -277,7 +281,7 @@ class BuiltCase:
 
 
 def _alb_invalid_escape() -> LambdaEvent:
-    event = make_alb_event(path="/items/1")
+    event = make_alb_event_from_client(path="/items/1")
     # A client may escape any byte; %FF is not UTF-8, and the load balancer passes it on as sent.
     event["multiValueQueryStringParameters"] = {"q": ["%FF"], "next": ["/a"]}
     return event
@@ -286,14 +290,18 @@ def _alb_invalid_escape() -> LambdaEvent:
 BASE_PATH = {"path": ("path includes root_path",), "root_path": ("root_path is the public prefix",)}
 BUILT_CASES = {
     "rest-custom-domain-base-path": BuiltCase(
-        partial(make_rest_event, path="/items/1", domain="api.example.com", base_path="/v1"), BASE_PATH, "/v1"
+        partial(make_rest_event_from_client, path="/items/1", domain="api.example.com", base_path="/v1"),
+        BASE_PATH,
+        "/v1",
     ),
     "http-v2-custom-domain-base-path": BuiltCase(
-        partial(make_http_v2_event, path="/items/1", domain="api.example.com", base_path="/v1"), BASE_PATH, "/v1"
+        partial(make_http_v2_event_from_client, path="/items/1", domain="api.example.com", base_path="/v1"),
+        BASE_PATH,
+        "/v1",
     ),
     "alb-forwarded-for-chain": BuiltCase(
         # The client sent an X-Forwarded-For of its own; the load balancer appended the address it saw.
-        partial(make_alb_event, path="/items/1", headers={"x-forwarded-for": "203.0.113.7, 198.51.100.2"}),
+        partial(make_alb_event_from_client, path="/items/1", headers={"x-forwarded-for": "203.0.113.7, 198.51.100.2"}),
         {"client": ("client is the last X-Forwarded-For entry",)},
     ),
     "alb-query-invalid-escape": BuiltCase(_alb_invalid_escape, ALB_QUERY),

@@ -1,5 +1,6 @@
-"""The event builders encode a request the way each service does: given the request of the live captures in
-tests/events/voker/ (one curl request sent through each service), they produce the captured request fields."""
+"""The `_from_client` event builders of tests/adapter/builders.py encode a request the way each service does:
+given the request of the live captures in tests/events/voker/ (one curl request sent through each service), they
+produce the captured request fields."""
 
 from __future__ import annotations
 
@@ -8,8 +9,12 @@ from collections.abc import Callable
 from typing import Any
 
 from adapter.types import LambdaEvent
+from tests.adapter.builders import (
+    make_alb_event_from_client,
+    make_http_v2_event_from_client,
+    make_rest_event_from_client,
+)
 from tests.conftest import load_event
-from tests.migration.events import make_alb_event, make_http_v2_event, make_rest_event
 
 # The captured request: POST /capture/space%20value?repeat=one&repeat=two&redirect=https%3A%2F%2Fexample.com%2Fa%2Fb
 # &literalPlus=a+b&encodedPlus=a%2Bb&empty= with two cookies and a JSON body (its repeated x-voker-probe header
@@ -44,7 +49,7 @@ def _build(builder: Callable[..., LambdaEvent], **options: Any) -> LambdaEvent:
 def test_rest_event_matches_the_capture() -> None:
     captured = load_event("voker/rest-v1-live-encoding-probe.json")
 
-    built = _build(make_rest_event, stage="live")
+    built = _build(make_rest_event_from_client, stage="live")
 
     for key in ("path", "httpMethod", "queryStringParameters", "multiValueQueryStringParameters", "body"):
         assert built[key] == captured[key], key
@@ -59,7 +64,7 @@ def test_rest_event_matches_the_capture() -> None:
 def test_http_v2_event_matches_the_capture() -> None:
     captured = load_event("voker/http-v2-live-encoding-probe.json")
 
-    built = _build(make_http_v2_event)
+    built = _build(make_http_v2_event_from_client)
 
     for key in ("rawPath", "rawQueryString", "cookies", "queryStringParameters", "body", "isBase64Encoded"):
         assert built[key] == captured[key], key
@@ -71,7 +76,7 @@ def test_http_v2_event_matches_the_capture() -> None:
 def test_alb_multi_value_event_matches_the_capture() -> None:
     captured = load_event("voker/alb-multi-value-live-encoding-probe.json")
 
-    built = _build(make_alb_event, multi_value=True)
+    built = _build(make_alb_event_from_client, multi_value=True)
 
     for key in ("path", "httpMethod", "multiValueQueryStringParameters", "body", "isBase64Encoded"):
         assert built[key] == captured[key], key
@@ -80,7 +85,7 @@ def test_alb_multi_value_event_matches_the_capture() -> None:
 
 
 def test_alb_single_value_event_keeps_the_last_value_of_a_repeated_query_name() -> None:
-    built = _build(make_alb_event, multi_value=False)
+    built = _build(make_alb_event_from_client, multi_value=False)
 
     assert "multiValueHeaders" not in built
     assert built["queryStringParameters"] == {

@@ -19,16 +19,16 @@ from a2wsgi.wsgi_typing import Environ, StartResponse
 
 from adapter import LambdaAdapter
 from adapter.types import LambdaEvent, LambdaResponse
-from tests.conftest import LambdaContextStub
-from tests.migration.apps import PAYLOAD, REDIRECT_ITEM_ID, SET_COOKIES
-from tests.migration.events import (
-    make_alb_event,
-    make_http_v2_event,
-    make_rest_event,
+from tests.adapter.builders import (
+    make_alb_event_from_client,
+    make_http_v2_event_from_client,
+    make_rest_event_from_client,
     received_body,
     received_header,
     received_headers,
 )
+from tests.conftest import LambdaContextStub
+from tests.migration.apps import PAYLOAD, REDIRECT_ITEM_ID, SET_COOKIES
 
 FRAMEWORKS = ("starlette", "fastapi", "flask", "django")
 
@@ -48,12 +48,12 @@ class Shape:
 SHAPES = (
     # REST APIs leave Content-Length out of the event (see voker/rest-v1-live-encoding-probe.json), which the
     # WSGI frameworks need to read a body.
-    Shape("rest", partial(make_rest_event, stage="live"), prefix="/live"),
-    Shape("http-v2", make_http_v2_event),
-    Shape("http-v2-named-stage", partial(make_http_v2_event, stage="beta"), prefix="/beta"),
-    Shape("alb-multi-value", partial(make_alb_event, multi_value=True)),
+    Shape("rest", partial(make_rest_event_from_client, stage="live"), prefix="/live"),
+    Shape("http-v2", make_http_v2_event_from_client),
+    Shape("http-v2-named-stage", partial(make_http_v2_event_from_client, stage="beta"), prefix="/beta"),
+    Shape("alb-multi-value", partial(make_alb_event_from_client, multi_value=True)),
     # The load balancer keeps only the last value of a repeated query name in single-value mode.
-    Shape("alb-single-value", partial(make_alb_event, multi_value=False), keeps_repeated_query=False),
+    Shape("alb-single-value", partial(make_alb_event_from_client, multi_value=False), keeps_repeated_query=False),
 )
 
 
@@ -182,10 +182,10 @@ def _wsgi_environ_app(environ: Environ, start_response: StartResponse) -> list[b
 @pytest.mark.parametrize(
     ("build", "base_path", "script_name"),
     [
-        (partial(make_rest_event, stage="live"), "/", "/live"),
-        (partial(make_http_v2_event, stage="beta"), "/", "/beta"),
-        (partial(make_rest_event, domain="api.example.com", base_path="/v1"), "/v1", "/v1"),
-        (partial(make_alb_event, multi_value=True), "/", ""),
+        (partial(make_rest_event_from_client, stage="live"), "/", "/live"),
+        (partial(make_http_v2_event_from_client, stage="beta"), "/", "/beta"),
+        (partial(make_rest_event_from_client, domain="api.example.com", base_path="/v1"), "/v1", "/v1"),
+        (partial(make_alb_event_from_client, multi_value=True), "/", ""),
     ],
     ids=["rest-stage", "http-v2-named-stage", "rest-custom-domain", "alb"],
 )
@@ -246,20 +246,20 @@ def _check_docs(handler: LambdaAdapter, build: Callable[..., LambdaEvent], conte
 
 
 def test_fastapi_docs_behind_rest_stage(fastapi_handler: LambdaAdapter, lambda_context: LambdaContextStub) -> None:
-    _check_docs(fastapi_handler, partial(make_rest_event, stage="live"), lambda_context)
+    _check_docs(fastapi_handler, partial(make_rest_event_from_client, stage="live"), lambda_context)
 
 
 def test_fastapi_docs_behind_http_api_named_stage(
     fastapi_handler: LambdaAdapter, lambda_context: LambdaContextStub
 ) -> None:
-    _check_docs(fastapi_handler, partial(make_http_v2_event, stage="live"), lambda_context)
+    _check_docs(fastapi_handler, partial(make_http_v2_event_from_client, stage="live"), lambda_context)
 
 
 @pytest.mark.parametrize(
     "build",
     [
-        partial(make_rest_event, stage="prod", domain="api.example.com", base_path="/live"),
-        partial(make_http_v2_event, domain="api.example.com", base_path="/live"),
+        partial(make_rest_event_from_client, stage="prod", domain="api.example.com", base_path="/live"),
+        partial(make_http_v2_event_from_client, domain="api.example.com", base_path="/live"),
     ],
     ids=["rest", "http-v2"],
 )

@@ -14,8 +14,13 @@ import pytest
 
 from adapter import LambdaAdapter, UnsupportedEvent
 from adapter.types import LambdaEvent
+from tests.adapter.builders import (
+    make_alb_event_from_client,
+    make_http_v2_event_from_client,
+    make_rest_event_from_client,
+    received_body,
+)
 from tests.conftest import LambdaContextStub
-from tests.migration.events import make_alb_event, make_http_v2_event, make_rest_event, received_body
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 SNIPPETS = Path(__file__).parent / "readme_snippets"
@@ -69,17 +74,17 @@ def test_migrating_blocks_reads_only_the_migrating_section() -> None:
 
 # Each snippet's handler, given a request the snippet's application answers.
 SNIPPET_REQUESTS: dict[str, tuple[Callable[..., LambdaEvent], dict[str, Any], Any]] = {
-    "starlette_handler": (make_http_v2_event, {"path": "/hello", "query": [("name", "λ")]}, {"hello": "λ"}),
-    "fastapi_handler": (make_rest_event, {"path": "/hello", "query": [("name", "λ")]}, {"hello": "λ"}),
-    "flask_handler": (make_alb_event, {"path": "/hello", "query": [("name", "λ")]}, {"hello": "λ"}),
+    "starlette_handler": (make_http_v2_event_from_client, {"path": "/hello", "query": [("name", "λ")]}, {"hello": "λ"}),
+    "fastapi_handler": (make_rest_event_from_client, {"path": "/hello", "query": [("name", "λ")]}, {"hello": "λ"}),
+    "flask_handler": (make_alb_event_from_client, {"path": "/hello", "query": [("name", "λ")]}, {"hello": "λ"}),
     # Served by the Django settings of the migration matrix (see below).
-    "django_handler": (make_http_v2_event, {"path": "/items/42"}, {"item_id": "42", "tags": [], "q": None}),
+    "django_handler": (make_http_v2_event_from_client, {"path": "/items/42"}, {"item_id": "42", "tags": [], "q": None}),
     "mangum_options_handler": (
-        make_rest_event,
+        make_rest_event_from_client,
         {"path": "/v1/hello", "domain": "api.example.com"},
         {"hello": "world"},
     ),
-    "sources_handler": (make_alb_event, {"path": "/hello", "multi_value": False}, {"hello": "world"}),
+    "sources_handler": (make_alb_event_from_client, {"path": "/hello", "multi_value": False}, {"hello": "world"}),
 }
 
 
@@ -114,6 +119,6 @@ def test_sources_snippet_refuses_other_events(lambda_context: LambdaContextStub)
     handler = _snippet_handler("sources_handler")
     try:
         with pytest.raises(UnsupportedEvent):
-            handler(make_rest_event(path="/hello"), lambda_context)
+            handler(make_rest_event_from_client(path="/hello"), lambda_context)
     finally:
         handler.close()
