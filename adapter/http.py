@@ -194,11 +194,10 @@ class Exchange:
                 self.error = error
             if self.sink_failure is not None:
                 raise self.sink_failure
-            if self.ended:
-                return  # its deadline ended the exchange (serve_http), and the application was cancelled
-            if not self.complete:
+            # `ended` already: its deadline ended the exchange (serve_http) and the application, cancelled, returned.
+            if not (self.complete or self.ended):
                 _finish(self, request_id)
-            elif self.error is not None or self.invalid is not None:
+            elif self.complete and (self.error is not None or self.invalid is not None):
                 logger.error(
                     "Exception in ASGI application after its response was complete [%s]",
                     request_id,
