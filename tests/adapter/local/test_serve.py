@@ -153,7 +153,8 @@ def test_body_over_10_mb_is_refused_before_it_is_sent(serve: Serve) -> None:
         expecting = raw_exchange(
             url, b"POST /live/upload HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 20000000\r\n\r\n"
         )
-    assert answer.startswith(b"HTTP/1.1 413 Request Entity Too Large\r\n")
+    # The reason phrase is the server's own (Python 3.13's http.server says "Content Too Large").
+    assert answer.startswith(b"HTTP/1.1 413 ")
     assert answer.endswith(b'{"message":"Request Too Long"}')
     assert b"Connection: close" in answer
     assert expecting.startswith(b"HTTP/1.1 413 ") and b"100 Continue" not in expecting
