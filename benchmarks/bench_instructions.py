@@ -20,9 +20,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import shutil
-import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -32,6 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks import bench_adapter as bench  # noqa: E402
+from benchmarks.timing import callgrind_instructions  # noqa: E402
 
 HEADER_COUNTS = (10, 50, 100)
 QUERY_COUNTS = (0, 10, 50, 100)
@@ -90,24 +89,7 @@ for _ in range(count):
 
 
 def instructions(contender: str, kind: str, case: str, count: int) -> int:
-    command = [
-        "valgrind",
-        "--tool=callgrind",
-        "--callgrind-out-file=/dev/null",
-        sys.executable,
-        "-c",
-        RUNNER.format(root=str(ROOT)),
-        contender,
-        kind,
-        case,
-        str(count),
-    ]
-    # A fixed hash seed: with a random one, dictionary layouts, and so the counts, change from run to run.
-    env = {**os.environ, "PYTHONHASHSEED": "0"}
-    output = subprocess.run(command, capture_output=True, text=True, check=True, env=env).stderr
-    match = re.search(r"Collected : (\d+)", output)
-    assert match, output
-    return int(match.group(1))
+    return callgrind_instructions(RUNNER.format(root=str(ROOT)), contender, kind, case, str(count))
 
 
 def slope(per_call: dict[tuple[str, str], dict[str, float]], kind: str, low: str, high: str, span: int) -> str:

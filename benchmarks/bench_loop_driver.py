@@ -32,9 +32,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import re
 import shutil
-import subprocess
 import sys
 from collections.abc import Callable, Coroutine, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
@@ -43,6 +41,10 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
+# The timing helpers beside this script; it runs with only the standard library and Starlette installed.
+sys.path.insert(0, str(HERE.parent))
+
+from benchmarks.timing import callgrind_instructions  # noqa: E402
 
 EAGER = sys.version_info >= (3, 12)
 VARIANTS = (
@@ -158,22 +160,7 @@ bench_loop_driver.run(sys.argv[1], int(sys.argv[2]))
 
 
 def instructions(variant: str, count: int) -> int:
-    command = [
-        "valgrind",
-        "--tool=callgrind",
-        "--callgrind-out-file=/dev/null",
-        sys.executable,
-        "-c",
-        RUNNER.format(here=str(HERE)),
-        variant,
-        str(count),
-    ]
-    # A fixed hash seed: with a random one, dictionary layouts, and so the counts, change from run to run.
-    env = {**os.environ, "PYTHONHASHSEED": "0"}
-    output = subprocess.run(command, capture_output=True, text=True, check=True, env=env).stderr
-    match = re.search(r"Collected : (\d+)", output)
-    assert match, output
-    return int(match.group(1))
+    return callgrind_instructions(RUNNER.format(here=str(HERE)), variant, str(count))
 
 
 def main() -> None:

@@ -1,9 +1,24 @@
-"""Timing shared by the benchmarks: contenders taken in turn, the best batch of each."""
+"""Timing shared by the benchmarks: contenders taken in turn, the best batch of each; and instruction counts."""
 
 from __future__ import annotations
 
+import os
+import re
+import subprocess
+import sys
 import time
 from collections.abc import Callable
+
+
+def callgrind_instructions(code: str, *args: str) -> int:
+    """The instructions `python -c code args...` executes under valgrind's callgrind, start-up included."""
+    command = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable, "-c", code, *args]
+    # A fixed hash seed: with a random one, dictionary layouts, and so the counts, change from run to run.
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    output = subprocess.run(command, capture_output=True, text=True, check=True, env=env).stderr
+    match = re.search(r"Collected : (\d+)", output)
+    assert match, output
+    return int(match.group(1))
 
 
 def measure(contenders: dict[str, Callable[[], object]], seconds: float) -> dict[str, float]:
